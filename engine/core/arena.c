@@ -1,0 +1,89 @@
+/* arena.c — per-step activation memory. Allocation bumps a pointer; reset keeps the memory.
+ * When a step outgrows the arena it chains a new chunk, and the next reset replaces the
+ * chain by one chunk of the total size, so steady-state training steps never malloc. */
+#include "internal.h"
+
+#include <string.h>
+
+#define ARENA_ALIGN 64
+
+struct sp_arena_chunk {
+  sp_arena_chunk *next;
+  int64_t size, used;
+  unsigned char *base; /* aligned start of the usable bytes */
+};
+
+static sp_arena_chunk *chunk_new(sp_arena *a, int64_t size) {
+  sp_arena_chunk *c = malloc(sizeof *c);
+  if (!c) return NULL;
+  c->base = aligned_alloc(ARENA_ALIGN, (size_t)((size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN));
+  if (!c->base) {
+    free(c);
+    return NULL;
+  }
+  c->size = size;
+  c->used = 0;
+  c->next = NULL;
+  a->capacity += size;
+  a->mallocs++;
+  return c;
+}
+
+static void chunk_free_list(sp_arena_chunk *c) {
+  while (c) {
+    sp_arena_chunk *next = c->next;
+    free(c->base);
+    free(c);
+    c = next;
+  }
+}
+
+void sp_arena_init(sp_arena *a, int64_t initial) {
+  memset(a, 0, sizeof *a);
+  a->head = chunk_new(a, initial > 0 ? initial : (1 << 20));
+}
+
+void sp_arena_destroy(sp_arena *a) {
+  chunk_free_list(a->head);
+  chunk_free_list(a->full);
+  memset(a, 0, sizeof *a);
+}
+
+void *sp_arena_alloc(sp_arena *a, int64_t bytes) {
+  int64_t need = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  if (need == 0) need = ARENA_ALIGN;
+  if (!a->head || a->head->used + need > a->head->size) {
+    int64_t size = a->head ? a->head->size * 2 : (1 << 20);
+    if (size < need) size = need;
+    sp_arena_chunk *c = chunk_new(a, size);
+    if (!c) return NULL;
+    if (a->head) {
+      a->used_before += a->head->used;
+      a->head->next = a->full;
+      a->full = a->head;
+    }
+    a->head = c;
+  }
+  void *p = a->head->base + a->head->used;
+  a->head->used += need;
+  memset(p, 0, (size_t)need);
+  return p;
+}
+
+void sp_arena_reset(sp_arena *a) {
+  if (a->full) {
+    /* Outgrown this generation: one chunk big enough for everything next time. */
+    int64_t total = a->capacity;
+    chunk_free_list(a->full);
+    chunk_free_list(a->head);
+    a->full = NULL;
+    a->head = NULL;
+    a->capacity = 0;
+    a->head = chunk_new(a, total);
+  } else if (a->head) {
+    a->head->used = 0;
+  }
+  a->used_before = 0;
+}
+
+int64_t sp_arena_used(const sp_arena *a) { return a->used_before + (a->head ? a->head->used : 0); }

@@ -1,0 +1,136 @@
+/* internal.h — what the engine's own files share and callers never see: the tensor and
+ * context layouts, the tape node, error helpers and the op-argument checks. */
+#ifndef SPRINT_INTERNAL_H
+#define SPRINT_INTERNAL_H
+
+#include "sprint.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define SP_MAX_DIMS 4
+
+struct sp_tensor {
+  void *data;
+  sp_tensor *grad;        /* same shape, float32; NULL until needed */
+  int64_t numel;
+  int shape[SP_MAX_DIMS];
+  int ndim;
+  sp_dtype dtype;
+  sp_device device;
+  uint8_t requires_grad;
+  uint8_t owns_data;      /* heap tensor that frees data on sp_tensor_free */
+  uint8_t in_arena;       /* header and data live in a context's arena */
+  uint64_t generation;    /* arena generation it was made in */
+};
+
+/* ---- errors: set the thread's message and return the status ---- */
+int sp_error_set(int status, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define SP_FAIL(status, ...) sp_error_set((status), __FILE__, __LINE__, __VA_ARGS__)
+#define SP_TRY(expr)                                                                               \
+  do {                                                                                             \
+    int sp_try_rc_ = (expr);                                                                       \
+    if (sp_try_rc_ != SP_OK) return sp_try_rc_;                                                    \
+  } while (0)
+/* An internal invariant, never reachable from bad input. */
+#define SP_ASSERT(cond)                                                                            \
+  do {                                                                                             \
+    if (!(cond)) sp_internal_abort(__FILE__, __LINE__, #cond);                                     \
+  } while (0)
+void sp_internal_abort(const char *file, int line, const char *what) __attribute__((noreturn));
+
+/* ---- arena: bump allocation in chunks; reset coalesces into one chunk ---- */
+typedef struct sp_arena_chunk sp_arena_chunk;
+typedef struct {
+  sp_arena_chunk *head;    /* chunk being filled */
+  sp_arena_chunk *full;    /* chunks filled earlier this generation */
+  int64_t used_before;     /* bytes in the full chunks */
+  int64_t capacity;
+  int64_t mallocs;
+} sp_arena;
+void sp_arena_init(sp_arena *a, int64_t initial);
+void sp_arena_destroy(sp_arena *a);
+void *sp_arena_alloc(sp_arena *a, int64_t bytes);  /* 64-byte aligned, zeroed; NULL on OOM */
+void sp_arena_reset(sp_arena *a);
+int64_t sp_arena_used(const sp_arena *a);
+
+/* ---- tape ---- */
+#define SP_NODE_MAX_IN 6
+typedef struct sp_node sp_node;
+typedef void (*sp_backward_fn)(sp_ctx *ctx, sp_node *node);
+struct sp_node {
+  sp_backward_fn backward;
+  const char *name;
+  sp_tensor *out;
+  sp_tensor *in[SP_NODE_MAX_IN];
+  sp_tensor *saved[3];  /* what backward needs: softmax probs, mean/rstd, gates */
+  float f[4];
+  int i[6];
+  uint64_t u[2];
+};
+
+struct sp_ctx {
+  sp_arena arena;
+  sp_node *tape;
+  int64_t tape_len, tape_cap;
+  uint64_t generation;
+  int grad_enabled;
+  int training;
+  int grad_alloc_failed;
+  sp_rng rng;
+};
+
+/* A new arena tensor (zeroed data). */
+int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);
+/* Records a node if grad is enabled and any input requires grad; marks out accordingly.
+ * Returns the node (to fill saved/params) or NULL when nothing is recorded. */
+sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_tensor *out,
+                        int n_in, sp_tensor *const *in);
+/* The float32 gradient buffer of t, created zeroed in the arena if t has none. */
+float *sp_grad_of(sp_ctx *ctx, sp_tensor *t);
+/* True when t needs its gradient (so backward should compute it). */
+static inline int sp_needs_grad(const sp_tensor *t) { return t && t->requires_grad; }
+
+/* ---- argument checks shared by the ops ---- */
+int sp_check_tensor(const char *op, const char *arg, const sp_tensor *t, sp_dtype dtype,
+                    const char *file, int line);
+int sp_check_alive(sp_ctx *ctx, const char *op, const sp_tensor *t, const char *file, int line);
+#define SP_CHECK_F32(ctx, op, t)                                                                   \
+  do {                                                                                             \
+    SP_TRY(sp_check_tensor(op, #t, t, SP_F32, __FILE__, __LINE__));                                \
+    SP_TRY(sp_check_alive(ctx, op, t, __FILE__, __LINE__));                                        \
+  } while (0)
+#define SP_CHECK_I32(ctx, op, t)                                                                   \
+  do {                                                                                             \
+    SP_TRY(sp_check_tensor(op, #t, t, SP_I32, __FILE__, __LINE__));                                \
+    SP_TRY(sp_check_alive(ctx, op, t, __FILE__, __LINE__));                                        \
+  } while (0)
+#define SP_CHECK_CTX(ctx, op, out)                                                                 \
+  do {                                                                                             \
+    if (!(ctx) || !(out)) return SP_FAIL(SP_EINVAL, "%s: NULL context or output", op);            \
+    *(out) = NULL;                                                                                 \
+  } while (0)
+/* Shape formatting for error messages: "(2, 3, 4)". buf must hold 64 bytes. */
+const char *sp_shape_str(const sp_tensor *t, char *buf);
+int sp_same_shape(const sp_tensor *a, const sp_tensor *b);
+/* b's shape equals a's or a trailing part of it (broadcast over leading dims). */
+int sp_is_suffix_shape(const sp_tensor *a, const sp_tensor *b);
+int sp_norm_axis(const sp_tensor *t, int axis);  /* -1 if out of range */
+/* Ops may run only where a kernel exists: CPU now, CUDA when kernels/ provides it. */
+int sp_check_device(const char *op, const sp_tensor *t, const char *file, int line);
+
+/* ---- BLAS (engine/core/blas.c): row-major SGEMM, C = alpha op(A) op(B) + beta C ---- */
+int sp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+             const float *b, int ldb, float beta, float *c, int ldc);
+
+/* ---- Philox (engine/core/rng.c) for kernels that regenerate numbers by index ---- */
+float sp_philox_uniform_at(uint64_t seed, uint64_t counter, uint64_t index);
+/* Fills out[0..n) with the uniforms of indices [0, n) of stream (seed, counter). */
+void sp_philox_uniform_fill(uint64_t seed, uint64_t counter, float *out, int64_t n);
+
+/* OpenMP threshold: loops over fewer elements than this run on one thread. */
+#define SP_PAR_MIN 32768
+
+#endif
