@@ -49,6 +49,12 @@ float sp_philox_uniform_at(uint64_t seed, uint64_t counter, uint64_t index) {
   return u32_to_unit(r[index % 4]);
 }
 
+void sp_philox_uniform4(uint64_t seed, uint64_t counter, uint64_t block, float out[4]) {
+  uint32_t r[4];
+  philox_at(seed, counter, block, r);
+  for (int j = 0; j < 4; j++) out[j] = u32_to_unit(r[j]);
+}
+
 void sp_philox_uniform_fill(uint64_t seed, uint64_t counter, float *out, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
   for (int64_t b = 0; b < (n + 3) / 4; b++) {

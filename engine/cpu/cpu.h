@@ -33,16 +33,17 @@ void sp_cpu_unary_forward(float *out, const float *x, int64_t n, sp_unary_kind k
 void sp_cpu_unary_backward(float *dx, const float *dout, const float *x, const float *out, int64_t n,
                            sp_unary_kind kind, float param);
 
-/* softmax.c: rows of length n grouped as (batch, q, n); key_mask (batch, n) or NULL; causal
- * hides keys n_idx > q_idx + (n - q). Masked entries are 0 in out. */
-void sp_cpu_softmax_forward(float *out, const float *x, const int32_t *key_mask, int batch, int q,
-                            int n, int causal, int log_space);
+/* softmax.c: x (batch, rows, n); key_mask (batch, n) or NULL (0 = hidden); causal_q > 0 hides
+ * key j of flat row g when j > g % causal_q + (n - causal_q). Masked entries are 0 in out. */
+void sp_cpu_softmax_forward(float *out, const float *x, const int32_t *key_mask, int batch, int rows,
+                            int n, int causal_q, int log_space);
 void sp_cpu_softmax_backward(float *dx, const float *dout, const float *out,
-                             const int32_t *key_mask, int batch, int q, int n, int causal,
+                             const int32_t *key_mask, int batch, int rows, int n, int causal_q,
                              int log_space);
-/* One row, for ops that build on softmax (attention): visible keys are [0, n) with mask. */
-void sp_cpu_softmax_row(float *out, const float *x, const int32_t *visible, int n_visible_limit,
-                        int n);
+/* One row: keys j < limit with mask[j] != 0 (mask may be NULL) are visible. Returns the
+ * number of visible keys; a row with none is all zero. */
+int sp_cpu_softmax_row(float *out, const float *x, const int32_t *mask, int limit, int n,
+                       int log_space);
 
 /* layernorm.c: x (rows, d) -> out; mean, rstd (rows) saved for backward. */
 void sp_cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *x,
