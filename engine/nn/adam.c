@@ -1,0 +1,173 @@
+/* adam.c — Adam over a parameter store. weight_decay is the paper's "L2 regularization for
+ * Adam" (added to the gradient, coupled) unless decoupled = 1 (AdamW). Moments live here,
+ * one pair per parameter, in the store's order. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nn_internal.h"
+
+struct sp_adam {
+  sp_params *params;
+  sp_adam_config cfg;
+  float **m, **v;
+  int count;
+  int64_t steps;
+  float last_norm;
+};
+
+void sp_adam_config_default(sp_adam_config *cfg) {
+  if (!cfg) return;
+  cfg->lr = 1e-3f;
+  cfg->beta1 = 0.9f;
+  cfg->beta2 = 0.999f;
+  cfg->eps = 1e-8f;
+  cfg->weight_decay = 0.0f;
+  cfg->decoupled = 0;
+  cfg->clip_norm = 0.0f;
+}
+
+static int check_config(const sp_adam_config *c) {
+  if (!(c->lr >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: lr must be >= 0, got %g", (double)c->lr);
+  if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f && c->beta2 >= 0.0f && c->beta2 < 1.0f))
+    return SP_FAIL(SP_EINVAL, "sp_adam: betas must be in [0, 1), got (%g, %g)", (double)c->beta1, (double)c->beta2);
+  if (!(c->eps > 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: eps must be > 0, got %g", (double)c->eps);
+  if (!(c->weight_decay >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: weight_decay must be >= 0");
+  if (!(c->clip_norm >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: clip_norm must be >= 0");
+  return SP_OK;
+}
+
+void sp_adam_free(sp_adam *opt) {
+  if (!opt) return;
+  for (int i = 0; i < opt->count; i++) {
+    free(opt->m ? opt->m[i] : NULL);
+    free(opt->v ? opt->v[i] : NULL);
+  }
+  free(opt->m);
+  free(opt->v);
+  free(opt);
+}
+
+int sp_adam_new(sp_adam **out, sp_params *p, const sp_adam_config *cfg) {
+  if (!out || !p) return SP_FAIL(SP_EINVAL, "sp_adam_new: NULL argument");
+  *out = NULL;
+  sp_adam_config c;
+  if (cfg) c = *cfg;
+  else sp_adam_config_default(&c);
+  SP_TRY(check_config(&c));
+  sp_adam *opt = calloc(1, sizeof *opt);
+  if (!opt) return SP_FAIL(SP_ENOMEM, "sp_adam_new: out of memory");
+  opt->params = p;
+  opt->cfg = c;
+  opt->count = sp_params_count(p);
+  opt->m = calloc((size_t)opt->count + 1, sizeof *opt->m);
+  opt->v = calloc((size_t)opt->count + 1, sizeof *opt->v);
+  if (!opt->m || !opt->v) {
+    sp_adam_free(opt);
+    return SP_FAIL(SP_ENOMEM, "sp_adam_new: out of memory");
+  }
+  for (int i = 0; i < opt->count; i++) {
+    sp_tensor *t;
+    sp_params_get(p, i, NULL, &t);
+    opt->m[i] = calloc((size_t)sp_tensor_numel(t) + 1, sizeof(float));
+    opt->v[i] = calloc((size_t)sp_tensor_numel(t) + 1, sizeof(float));
+    if (!opt->m[i] || !opt->v[i]) {
+      sp_adam_free(opt);
+      return SP_FAIL(SP_ENOMEM, "sp_adam_new: out of memory");
+    }
+  }
+  *out = opt;
+  return SP_OK;
+}
+
+int sp_adam_step(sp_adam *opt) {
+  if (!opt) return SP_FAIL(SP_EINVAL, "sp_adam_step: NULL optimiser");
+  if (sp_params_count(opt->params) != opt->count)
+    return SP_FAIL(SP_ESTATE, "sp_adam_step: the store has %d parameters, the optimiser was made for %d",
+                   sp_params_count(opt->params), opt->count);
+  const sp_adam_config *c = &opt->cfg;
+  opt->last_norm = 0.0f;
+  if (c->clip_norm > 0.0f) SP_TRY(sp_params_clip_grad_norm(opt->params, c->clip_norm, &opt->last_norm));
+  opt->steps++;
+  float bc1 = 1.0f - powf(c->beta1, (float)opt->steps);
+  float bc2 = 1.0f - powf(c->beta2, (float)opt->steps);
+  float step_size = c->lr / bc1;
+  float bc2_sqrt = sqrtf(bc2);
+  for (int i = 0; i < opt->count; i++) {
+    sp_tensor *t;
+    sp_params_get(opt->params, i, NULL, &t);
+    float *w = sp_tensor_f32(t), *g = sp_tensor_f32(sp_tensor_grad(t)), *m = opt->m[i], *v = opt->v[i];
+    int64_t n = sp_tensor_numel(t);
+#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
+    for (int64_t j = 0; j < n; j++) {
+      float gj = g[j];
+      if (!c->decoupled) gj += c->weight_decay * w[j];
+      m[j] = c->beta1 * m[j] + (1.0f - c->beta1) * gj;
+      v[j] = c->beta2 * v[j] + (1.0f - c->beta2) * gj * gj;
+      if (c->decoupled) w[j] -= c->lr * c->weight_decay * w[j];
+      w[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + c->eps);
+    }
+  }
+  return SP_OK;
+}
+
+int sp_adam_set_lr(sp_adam *opt, float lr) {
+  if (!opt) return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: NULL optimiser");
+  if (!(lr >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: lr must be >= 0, got %g", (double)lr);
+  opt->cfg.lr = lr;
+  return SP_OK;
+}
+
+int64_t sp_adam_steps(const sp_adam *opt) { return opt ? opt->steps : 0; }
+float sp_adam_last_grad_norm(const sp_adam *opt) { return opt ? opt->last_norm : 0.0f; }
+
+static const char ADAM_MAGIC[8] = {'S', 'P', 'R', 'I', 'N', 'T', 'A', '1'};
+
+int sp_adam_save(sp_adam *opt, const char *path) {
+  if (!opt || !path) return SP_FAIL(SP_EINVAL, "sp_adam_save: NULL argument");
+  sp_writer w;
+  SP_TRY(sp_writer_open(&w, path, ADAM_MAGIC));
+  sp_writer_u32(&w, (uint32_t)opt->count);
+  sp_writer_bytes(&w, &opt->steps, sizeof opt->steps);
+  for (int i = 0; i < opt->count; i++) {
+    sp_tensor *t;
+    sp_params_get(opt->params, i, NULL, &t);
+    uint32_t n = (uint32_t)sp_tensor_numel(t);
+    sp_writer_u32(&w, n);
+    sp_writer_bytes(&w, opt->m[i], sizeof(float) * n);
+    sp_writer_bytes(&w, opt->v[i], sizeof(float) * n);
+  }
+  return sp_writer_commit(&w);
+}
+
+int sp_adam_load(sp_adam *opt, const char *path) {
+  if (!opt || !path) return SP_FAIL(SP_EINVAL, "sp_adam_load: NULL argument");
+  sp_reader r;
+  SP_TRY(sp_reader_open(&r, path, ADAM_MAGIC));
+  uint32_t count = 0;
+  int64_t steps = 0;
+  int rc = sp_reader_u32(&r, &count);
+  if (rc == SP_OK) rc = sp_reader_bytes(&r, &steps, sizeof steps);
+  if (rc == SP_OK && count != (uint32_t)opt->count)
+    rc = SP_FAIL(SP_EFORMAT, "%s: state for %u parameters, the optimiser has %d", path, count, opt->count);
+  size_t start = r.pos;
+  for (int pass = 0; pass < 2 && rc == SP_OK; pass++) { /* validate, then copy */
+    r.pos = start;
+    for (int i = 0; i < opt->count && rc == SP_OK; i++) {
+      sp_tensor *t;
+      sp_params_get(opt->params, i, NULL, &t);
+      uint32_t n = 0;
+      if ((rc = sp_reader_u32(&r, &n)) != SP_OK) break;
+      if (n != (uint32_t)sp_tensor_numel(t)) {
+        rc = SP_FAIL(SP_EFORMAT, "%s: parameter %d has %u moments, expected %lld", path, i, n, (long long)sp_tensor_numel(t));
+        break;
+      }
+      if (pass == 0) rc = sp_reader_skip(&r, 2 * sizeof(float) * n);
+      else if ((rc = sp_reader_bytes(&r, opt->m[i], sizeof(float) * n)) == SP_OK)
+        rc = sp_reader_bytes(&r, opt->v[i], sizeof(float) * n);
+    }
+  }
+  if (rc == SP_OK) opt->steps = steps;
+  sp_reader_close(&r);
+  return rc;
+}

@@ -1,0 +1,115 @@
+/* file_io.c — atomic, checksummed binary files for parameters and optimiser state. A file
+ * is written to "<path>.tmp.<pid>", fsynced and renamed over <path>, so a crash leaves the
+ * old file or the new one, never half of one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "nn_internal.h"
+
+#define FNV_OFFSET 1469598103934665603ull
+#define FNV_PRIME 1099511628211ull
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * FNV_PRIME;
+  return h;
+}
+
+int sp_writer_open(sp_writer *w, const char *path, const char magic[8]) {
+  memset(w, 0, sizeof *w);
+  w->path = path;
+  w->hash = FNV_OFFSET;
+  if (snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof w->tmp_path)
+    return SP_FAIL(SP_EINVAL, "path too long: %s", path);
+  w->f = fopen(w->tmp_path, "wb");
+  if (!w->f) return SP_FAIL(SP_EIO, "cannot write %s: %s", w->tmp_path, strerror(errno));
+  sp_writer_bytes(w, magic, 8);
+  return SP_OK;
+}
+
+void sp_writer_bytes(sp_writer *w, const void *data, size_t n) {
+  if (w->failed || n == 0) return;
+  w->hash = fnv1a(w->hash, data, n);
+  if (fwrite(data, 1, n, w->f) != n) w->failed = errno ? errno : EIO;
+}
+
+void sp_writer_u32(sp_writer *w, uint32_t v) { sp_writer_bytes(w, &v, sizeof v); }
+
+int sp_writer_commit(sp_writer *w) {
+  uint64_t h = w->hash;
+  if (!w->failed && fwrite(&h, 1, sizeof h, w->f) != sizeof h) w->failed = errno ? errno : EIO;
+  if (!w->failed && fflush(w->f) != 0) w->failed = errno;
+  if (!w->failed && fsync(fileno(w->f)) != 0) w->failed = errno;
+  if (fclose(w->f) != 0 && !w->failed) w->failed = errno;
+  w->f = NULL;
+  if (!w->failed && rename(w->tmp_path, w->path) != 0) w->failed = errno;
+  if (w->failed) {
+    unlink(w->tmp_path);
+    return SP_FAIL(SP_EIO, "cannot write %s: %s", w->path, strerror(w->failed));
+  }
+  return SP_OK;
+}
+
+int sp_reader_open(sp_reader *r, const char *path, const char magic[8]) {
+  memset(r, 0, sizeof *r);
+  r->path = path;
+  FILE *f = fopen(path, "rb");
+  if (!f) return SP_FAIL(SP_EIO, "cannot read %s: %s", path, strerror(errno));
+  if (fseek(f, 0, SEEK_END) != 0) {
+    fclose(f);
+    return SP_FAIL(SP_EIO, "cannot read %s: %s", path, strerror(errno));
+  }
+  long size = ftell(f);
+  rewind(f);
+  if (size < 16) {
+    fclose(f);
+    return SP_FAIL(SP_EFORMAT, "%s: too short (%ld bytes) to be a sprint file", path, size);
+  }
+  r->buf = malloc((size_t)size);
+  if (!r->buf) {
+    fclose(f);
+    return SP_FAIL(SP_ENOMEM, "%s: cannot hold %ld bytes", path, size);
+  }
+  size_t got = fread(r->buf, 1, (size_t)size, f);
+  fclose(f);
+  if (got != (size_t)size) {
+    sp_reader_close(r);
+    return SP_FAIL(SP_EIO, "%s: short read", path);
+  }
+  r->len = (size_t)size - 8;
+  uint64_t stored;
+  memcpy(&stored, r->buf + r->len, 8);
+  if (memcmp(r->buf, magic, 8) != 0) {
+    sp_reader_close(r);
+    return SP_FAIL(SP_EFORMAT, "%s: not a %.8s file", path, magic);
+  }
+  if (fnv1a(FNV_OFFSET, r->buf, r->len) != stored) {
+    sp_reader_close(r);
+    return SP_FAIL(SP_EFORMAT, "%s: checksum mismatch (truncated or corrupted file)", path);
+  }
+  r->pos = r->header_end = 8;
+  return SP_OK;
+}
+
+int sp_reader_bytes(sp_reader *r, void *out, size_t n) {
+  if (r->pos + n > r->len) return SP_FAIL(SP_EFORMAT, "%s: truncated at byte %zu", r->path, r->pos);
+  memcpy(out, r->buf + r->pos, n);
+  r->pos += n;
+  return SP_OK;
+}
+
+int sp_reader_skip(sp_reader *r, size_t n) {
+  if (r->pos + n > r->len) return SP_FAIL(SP_EFORMAT, "%s: truncated at byte %zu", r->path, r->pos);
+  r->pos += n;
+  return SP_OK;
+}
+
+int sp_reader_u32(sp_reader *r, uint32_t *v) { return sp_reader_bytes(r, v, sizeof *v); }
+
+void sp_reader_close(sp_reader *r) {
+  free(r->buf);
+  r->buf = NULL;
+}
