@@ -72,8 +72,10 @@ void *sp_arena_alloc(sp_arena *a, int64_t bytes) {
 
 void sp_arena_reset(sp_arena *a) {
   if (a->full) {
-    /* Outgrown this generation: one chunk big enough for everything next time. */
-    int64_t total = a->capacity;
+    /* Outgrown this generation: one chunk with room for this generation's use plus a
+     * quarter, so a like step fits without growing again. */
+    int64_t used = a->used_before + (a->head ? a->head->used : 0);
+    int64_t total = used + used / 4;
     chunk_free_list(a->full);
     chunk_free_list(a->head);
     a->full = NULL;
