@@ -175,3 +175,27 @@ Test(blas, gemm_matches_reference_loop) {
   t_free_all((sp_tensor *[]){a, b}, 2);
   sp_ctx_free(ctx);
 }
+
+Test(blas, row_split_gemm_is_bitwise_independent_of_threads) {
+  /* Tall-thin products are split over threads by rows; the numbers must not change. */
+  int m = 2048 + 37, k = 64, n = 64;
+  sp_tensor *a = t_randn(3, 2, SHAPE(m, k), 1), *b = t_randn(4, 2, SHAPE(n, k), 1), *o1, *o2;
+  sp_ctx *ctx;
+  sp_ctx_new(&ctx, 1);
+  sp_set_num_threads(1);
+  cr_assert_eq(sp_matmul(ctx, &o1, a, b, 0, 1), SP_OK);
+  sp_set_num_threads(2);
+  cr_assert_eq(sp_matmul(ctx, &o2, a, b, 0, 1), SP_OK);
+  cr_expect(memcmp(sp_tensor_data(o1), sp_tensor_data(o2), sizeof(float) * (size_t)m * n) == 0,
+            "1 and 2 threads differ");
+  sp_tensor *at = t_randn(5, 2, SHAPE(k, m), 1); /* transposed a takes the split too */
+  sp_set_num_threads(1);
+  cr_assert_eq(sp_matmul(ctx, &o1, at, b, 1, 1), SP_OK);
+  sp_set_num_threads(2);
+  cr_assert_eq(sp_matmul(ctx, &o2, at, b, 1, 1), SP_OK);
+  cr_expect(memcmp(sp_tensor_data(o1), sp_tensor_data(o2), sizeof(float) * (size_t)m * n) == 0,
+            "1 and 2 threads differ (a transposed)");
+  sp_set_num_threads(0);
+  t_free_all((sp_tensor *[]){a, b, at}, 3);
+  sp_ctx_free(ctx);
+}
