@@ -121,6 +121,6 @@ int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
     node->backward(ctx, node);
   }
   if (ctx->grad_alloc_failed)
-    return SP_FAIL(SP_ENOMEM, "sp_backward: arena out of memory; gradients are incomplete");
+    return SP_FAIL(SP_ENOMEM, "sp_backward: out of memory while computing gradients; they are incomplete");
   return SP_OK;
 }

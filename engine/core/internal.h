@@ -127,8 +127,8 @@ int sp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
 
 /* ---- Philox (engine/core/rng.c) for kernels that regenerate numbers by index ---- */
 float sp_philox_uniform_at(uint64_t seed, uint64_t counter, uint64_t index);
-/* The four uniforms of indices [4 block, 4 block + 4) of stream (seed, counter). */
-void sp_philox_uniform4(uint64_t seed, uint64_t counter, uint64_t block, float out[4]);
+/* The raw 32-bit words of Philox block `block` of stream (seed, counter). */
+void sp_philox_u32x4(uint64_t seed, uint64_t counter, uint64_t block, uint32_t out[4]);
 /* Fills out[0..n) with the uniforms of indices [0, n) of stream (seed, counter). */
 void sp_philox_uniform_fill(uint64_t seed, uint64_t counter, float *out, int64_t n);
 

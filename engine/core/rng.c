@@ -49,10 +49,8 @@ float sp_philox_uniform_at(uint64_t seed, uint64_t counter, uint64_t index) {
   return u32_to_unit(r[index % 4]);
 }
 
-void sp_philox_uniform4(uint64_t seed, uint64_t counter, uint64_t block, float out[4]) {
-  uint32_t r[4];
-  philox_at(seed, counter, block, r);
-  for (int j = 0; j < 4; j++) out[j] = u32_to_unit(r[j]);
+void sp_philox_u32x4(uint64_t seed, uint64_t counter, uint64_t block, uint32_t out[4]) {
+  philox_at(seed, counter, block, out);
 }
 
 void sp_philox_uniform_fill(uint64_t seed, uint64_t counter, float *out, int64_t n) {
