@@ -1,0 +1,29 @@
+-- init.lua — `require "sprint"`: the Lua face of libsprint. Tensors, contexts (ops and
+-- autograd), nn layers and the parameter store, the optimiser, run configuration.
+local lib = require "sprint.lib"
+local ffi = require "ffi"
+local C = lib.C
+
+local ctx = require "sprint.ctx"
+local rng = require "sprint.rng"
+
+local sprint = {
+  lib = lib,
+  tensor = require "sprint.tensor",
+  nn = require "sprint.nn",
+  optim = require "sprint.optim",
+  config = require "sprint.config",
+}
+
+-- sprint.ctx([seed]) (alias sprint.context): a new autograd context.
+sprint.ctx = setmetatable({ new = ctx.new, Ctx = ctx.Ctx }, { __call = function(_, seed) return ctx.new(seed) end })
+sprint.context = sprint.ctx
+-- sprint.rng([seed]): a standalone Philox generator.
+sprint.rng = setmetatable({ new = rng.new, Rng = rng.Rng }, { __call = function(_, seed) return rng.new(seed) end })
+
+function sprint.version() return ffi.string(C.sp_version()) end
+function sprint.blas_info() return ffi.string(C.sp_blas_info()) end
+function sprint.set_num_threads(n) return C.sp_set_num_threads(n or 0) end
+function sprint.num_threads() return C.sp_get_num_threads() end
+
+return sprint
