@@ -17,14 +17,7 @@ local function cdef_from_header(path)
   if not f then return nil end
   local text = f:read("*a")
   f:close()
-  local body = text:match("/%* SP_CDEF_BEGIN %*/(.-)/%* SP_CDEF_END %*/")
-  if not body then return nil end
-  body = body:gsub("/%*.-%*/", ""):gsub("//[^\n]*", "")
-  local lines = {}
-  for line in body:gmatch("[^\n]*") do
-    if not line:match("^%s*#") and line:match("%S") then lines[#lines + 1] = line end
-  end
-  return table.concat(lines, "\n")
+  return (require "sprint.cdef_extract")(text)
 end
 
 local function load_cdef()
