@@ -189,6 +189,29 @@ local function layer_class(name)
   return cls
 end
 
+-- layer:forward(ctx, x) for a layer whose C forward takes one tensor.
+local function forward_one(cname, what, argname)
+  return function(self, ctx, x)
+    local c = fwd_ctx(self, ctx, what)
+    local out = ctx._out
+    if C[cname](c, out, self._s, arg(ctx, x, argname, what)) ~= 0 then fail(what, 2) end
+    return wrap_arena(ctx, out[0])
+  end
+end
+
+-- layer:forward(ctx, x, causal, key_mask) for attention and Transformer blocks.
+local function forward_masked(cname, what)
+  return function(self, ctx, x, causal, key_mask)
+    local c = fwd_ctx(self, ctx, what)
+    local out = ctx._out
+    if C[cname](c, out, self._s, arg(ctx, x, "x", what), causal and 1 or 0,
+        optarg(ctx, key_mask, "key_mask", what)) ~= 0 then
+      fail(what, 2)
+    end
+    return wrap_arena(ctx, out[0])
+  end
+end
+
 -- Linear(P, name, d_in, d_out [, {bias = true, rng = ...}]): y = x W^T + b.
 local Linear = layer_class("Linear")
 M.Linear = setmetatable({}, { __call = function(_, P, name, d_in, d_out, opts)
@@ -206,14 +229,7 @@ M.Linear = setmetatable({}, { __call = function(_, P, name, d_in, d_out, opts)
 end })
 M.Linear.class = Linear
 
-function Linear:forward(ctx, x)
-  local c = fwd_ctx(self, ctx, "Linear:forward")
-  local out = ctx._out
-  if C.sp_linear_layer_forward(c, out, self._s, arg(ctx, x, "x", "Linear:forward")) ~= 0 then
-    fail("Linear:forward", 2)
-  end
-  return wrap_arena(ctx, out[0])
-end
+Linear.forward = forward_one("sp_linear_layer_forward", "Linear:forward", "x")
 
 -- Embedding(P, name, n, d [, {padding_idx = -1, rng = ...}]): rows of an (n, d) table.
 local Embedding = layer_class("Embedding")
@@ -233,14 +249,7 @@ M.Embedding = setmetatable({}, { __call = function(_, P, name, n, d, opts)
 end })
 M.Embedding.class = Embedding
 
-function Embedding:forward(ctx, idx)
-  local c = fwd_ctx(self, ctx, "Embedding:forward")
-  local out = ctx._out
-  if C.sp_embedding_layer_forward(c, out, self._s, arg(ctx, idx, "idx", "Embedding:forward")) ~= 0 then
-    fail("Embedding:forward", 2)
-  end
-  return wrap_arena(ctx, out[0])
-end
+Embedding.forward = forward_one("sp_embedding_layer_forward", "Embedding:forward", "idx")
 
 -- LayerNorm(P, name, d [, {eps = 1e-5}])
 local LayerNorm = layer_class("LayerNorm")
@@ -257,14 +266,7 @@ M.LayerNorm = setmetatable({}, { __call = function(_, P, name, d, opts)
 end })
 M.LayerNorm.class = LayerNorm
 
-function LayerNorm:forward(ctx, x)
-  local c = fwd_ctx(self, ctx, "LayerNorm:forward")
-  local out = ctx._out
-  if C.sp_layernorm_layer_forward(c, out, self._s, arg(ctx, x, "x", "LayerNorm:forward")) ~= 0 then
-    fail("LayerNorm:forward", 2)
-  end
-  return wrap_arena(ctx, out[0])
-end
+LayerNorm.forward = forward_one("sp_layernorm_layer_forward", "LayerNorm:forward", "x")
 
 -- MultiHeadAttention(P, name, d, heads [, {dropout = 0, rng = ...}])
 local MHA = layer_class("MultiHeadAttention")
@@ -281,15 +283,7 @@ end })
 M.MultiHeadAttention.class = MHA
 
 -- x (B, L, d); causal boolean; key_mask int32 (B, L) or nil.
-function MHA:forward(ctx, x, causal, key_mask)
-  local c = fwd_ctx(self, ctx, "MultiHeadAttention:forward")
-  local out = ctx._out
-  if C.sp_mha_layer_forward(c, out, self._s, arg(ctx, x, "x", "MultiHeadAttention:forward"), causal and 1 or 0,
-      optarg(ctx, key_mask, "key_mask", "MultiHeadAttention:forward")) ~= 0 then
-    fail("MultiHeadAttention:forward", 2)
-  end
-  return wrap_arena(ctx, out[0])
-end
+MHA.forward = forward_masked("sp_mha_layer_forward", "MultiHeadAttention:forward")
 
 -- FeedForward(P, name, d, hidden [, {act = "gelu"|"relu", dropout = 0, rng = ...}])
 local FFN = layer_class("FeedForward")
@@ -305,14 +299,7 @@ M.FeedForward = setmetatable({}, { __call = function(_, P, name, d, hidden, opts
 end })
 M.FeedForward.class = FFN
 
-function FFN:forward(ctx, x)
-  local c = fwd_ctx(self, ctx, "FeedForward:forward")
-  local out = ctx._out
-  if C.sp_ffn_layer_forward(c, out, self._s, arg(ctx, x, "x", "FeedForward:forward")) ~= 0 then
-    fail("FeedForward:forward", 2)
-  end
-  return wrap_arena(ctx, out[0])
-end
+FFN.forward = forward_one("sp_ffn_layer_forward", "FeedForward:forward", "x")
 
 -- TransformerBlock(P, name, d, heads [, {hidden = 4d, act = "gelu", dropout = 0,
 -- pre_norm = true, rng = ...}])
@@ -334,14 +321,6 @@ end })
 M.TransformerBlock.class = Block
 
 -- x (B, L, d) -> (B, L, d); causal boolean; key_mask int32 (B, L) or nil.
-function Block:forward(ctx, x, causal, key_mask)
-  local c = fwd_ctx(self, ctx, "TransformerBlock:forward")
-  local out = ctx._out
-  if C.sp_transformer_block_forward(c, out, self._s, arg(ctx, x, "x", "TransformerBlock:forward"),
-      causal and 1 or 0, optarg(ctx, key_mask, "key_mask", "TransformerBlock:forward")) ~= 0 then
-    fail("TransformerBlock:forward", 2)
-  end
-  return wrap_arena(ctx, out[0])
-end
+Block.forward = forward_masked("sp_transformer_block_forward", "TransformerBlock:forward")
 
 return M

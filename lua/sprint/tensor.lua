@@ -57,39 +57,29 @@ end
 M._why_dead = why_dead
 
 -- The pointer of tensor argument t of method `what` for context object ctx (nil: any
--- context); errors name the argument and blame the caller of the public method (level 3).
-local function arg(ctx, t, name, what)
+-- context); errors name the argument and blame the caller of the public method.
+local function checked(ctx, t, name, what, level)
   if getmetatable(t) ~= Tensor then
-    error(what .. ": argument '" .. name .. "' must be a sprint tensor, got " .. type(t), 3)
+    error(what .. ": argument '" .. name .. "' must be a sprint tensor, got " .. type(t), level)
   end
   local p = t._p
   local c = t._ctx
   if p == nil or (c ~= nil and t._gen ~= c._gen) or t._owner ~= nil then
     local why = why_dead(t)
-    if why then error(what .. ": argument '" .. name .. "' cannot be used: " .. why, 3) end
+    if why then error(what .. ": argument '" .. name .. "' cannot be used: " .. why, level) end
   end
   if c ~= nil and ctx ~= nil and c ~= ctx then
     error(what .. ": argument '" .. name .. "' is an arena tensor of another context; "
-      .. ":clone() it into a heap tensor first", 3)
+      .. ":clone() it into a heap tensor first", level)
   end
   return p
 end
+-- Both call `checked` as a tail call, so level 3 is the caller of the public method.
+local function arg(ctx, t, name, what) return checked(ctx, t, name, what, 3) end
 -- Same for an optional argument: nil passes through (NULL in C).
 local function optarg(ctx, t, name, what)
   if t == nil then return nil end
-  if getmetatable(t) ~= Tensor then
-    error(what .. ": argument '" .. name .. "' must be a sprint tensor or nil, got " .. type(t), 3)
-  end
-  local p = t._p
-  local c = t._ctx
-  if p == nil or (c ~= nil and t._gen ~= c._gen) or t._owner ~= nil then
-    local why = why_dead(t)
-    if why then error(what .. ": argument '" .. name .. "' cannot be used: " .. why, 3) end
-  end
-  if c ~= nil and ctx ~= nil and c ~= ctx then
-    error(what .. ": argument '" .. name .. "' is an arena tensor of another context", 3)
-  end
-  return p
+  return checked(ctx, t, name, what, 3)
 end
 M._arg, M._optarg = arg, optarg
 
