@@ -39,11 +39,21 @@ int sp_ctx_reset(sp_ctx *ctx) {
   return SP_OK;
 }
 
-void sp_ctx_set_grad_enabled(sp_ctx *ctx, int enabled) { if (ctx) ctx->grad_enabled = enabled != 0; }
-int sp_ctx_grad_enabled(const sp_ctx *ctx) { return ctx ? ctx->grad_enabled : 0; }
-void sp_ctx_set_training(sp_ctx *ctx, int training) { if (ctx) ctx->training = training != 0; }
-int sp_ctx_training(const sp_ctx *ctx) { return ctx ? ctx->training : 0; }
-sp_rng *sp_ctx_rng(sp_ctx *ctx) { return ctx ? &ctx->rng : NULL; }
+void sp_ctx_set_grad_enabled(sp_ctx *ctx, int enabled) {
+  if (ctx) ctx->grad_enabled = enabled != 0;
+}
+int sp_ctx_grad_enabled(const sp_ctx *ctx) {
+  return ctx ? ctx->grad_enabled : 0;
+}
+void sp_ctx_set_training(sp_ctx *ctx, int training) {
+  if (ctx) ctx->training = training != 0;
+}
+int sp_ctx_training(const sp_ctx *ctx) {
+  return ctx ? ctx->training : 0;
+}
+sp_rng *sp_ctx_rng(sp_ctx *ctx) {
+  return ctx ? &ctx->rng : NULL;
+}
 
 void sp_ctx_get_stats(const sp_ctx *ctx, sp_ctx_stats *out) {
   if (!ctx || !out) return;
@@ -56,12 +66,13 @@ void sp_ctx_get_stats(const sp_ctx *ctx, sp_ctx_stats *out) {
 
 int sp_ctx_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape) {
   SP_CHECK_CTX(ctx, "sp_ctx_tensor", out);
-  if (dtype != SP_F32 && dtype != SP_I32) return SP_FAIL(SP_EDTYPE, "sp_ctx_tensor: unknown dtype %d", (int)dtype);
+  if (dtype != SP_F32 && dtype != SP_I32)
+    return SP_FAIL(SP_EDTYPE, "sp_ctx_tensor: unknown dtype %d", (int)dtype);
   return sp_arena_tensor(ctx, out, dtype, ndim, shape);
 }
 
-sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_tensor *out,
-                        int n_in, sp_tensor *const *in) {
+sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_tensor *out, int n_in,
+                        sp_tensor *const *in) {
   SP_ASSERT(n_in <= SP_NODE_MAX_IN);
   if (!ctx->grad_enabled) return NULL;
   int any = 0;
@@ -88,12 +99,24 @@ float *sp_grad_of(sp_ctx *ctx, sp_tensor *t) {
   if (!t->grad) {
     sp_tensor *g;
     if (sp_arena_tensor(ctx, &g, SP_F32, t->ndim, t->shape) != SP_OK) {
-      ctx->grad_alloc_failed = 1;
+      sp_backward_fail(
+          ctx, SP_FAIL(SP_ENOMEM, "sp_backward: out of memory for a gradient of %lld floats",
+                       (long long)t->numel));
       return NULL;
     }
     t->grad = g;
   }
   return t->grad->data;
+}
+
+void sp_backward_fail(sp_ctx *ctx, int status) {
+  if (ctx->backward_status == SP_OK) ctx->backward_status = status;
+}
+
+float *sp_work(sp_ctx *ctx, int64_t floats, const char *op) {
+  float *w = sp_arena_alloc(&ctx->arena, floats * (int64_t)sizeof(float));
+  if (!w) SP_FAIL(SP_ENOMEM, "%s: out of memory for %lld scratch floats", op, (long long)floats);
+  return w;
 }
 
 int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
@@ -103,8 +126,9 @@ int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
     return SP_FAIL(SP_ESHAPE, "sp_backward: loss must be a float32 scalar, got %lld elements",
                    (long long)loss->numel);
   if (!loss->requires_grad)
-    return SP_FAIL(SP_ESTATE, "sp_backward: loss does not depend on any tensor that requires grad "
-                              "(or it was computed in no-grad mode)");
+    return SP_FAIL(SP_ESTATE,
+                   "sp_backward: loss does not depend on any tensor that requires grad "
+                   "(or it was computed in no-grad mode)");
   int64_t last = -1;
   for (int64_t i = ctx->tape_len - 1; i >= 0 && last < 0; i--)
     if (ctx->tape[i].out == loss) last = i;
@@ -112,15 +136,14 @@ int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
   float *g = sp_grad_of(ctx, loss);
   if (!g) return SP_FAIL(SP_ENOMEM, "sp_backward: arena out of memory");
   g[0] += 1.0f;
-  /* Intermediate gradients are made lazily by sp_grad_of inside each backward; an allocation
-   * failure there leaves a NULL that the node functions skip, and is reported after. */
-  ctx->grad_alloc_failed = 0;
+  /* Intermediate gradients are made lazily by sp_grad_of inside each backward; a failure
+   * there (or in a kernel) is recorded in backward_status and stops the walk. */
+  ctx->backward_status = SP_OK;
   for (int64_t i = last; i >= 0; i--) {
     sp_node *node = &ctx->tape[i];
     if (!node->out->grad) continue; /* does not reach the loss */
     node->backward(ctx, node);
+    if (ctx->backward_status != SP_OK) return ctx->backward_status; /* message already set */
   }
-  if (ctx->grad_alloc_failed)
-    return SP_FAIL(SP_ENOMEM, "sp_backward: out of memory while computing gradients; they are incomplete");
   return SP_OK;
 }

@@ -127,6 +127,14 @@ int sp_set_num_threads(int n) {
   return SP_OK;
 }
 
+int sp_thread_num(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 int sp_get_num_threads(void) {
 #ifdef _OPENMP
   return num_threads > 0 ? num_threads : omp_get_max_threads();
@@ -141,7 +149,8 @@ int sp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
   if (m == 0 || n == 0) return SP_OK;
   if (k == 0) { /* BLAS leaves C alone when k = 0 only if beta = 1; do it ourselves */
     for (int i = 0; i < m; i++)
-      for (int j = 0; j < n; j++) c[(int64_t)i * ldc + j] = beta == 0.0f ? 0.0f : c[(int64_t)i * ldc + j] * beta;
+      for (int j = 0; j < n; j++)
+        c[(int64_t)i * ldc + j] = beta == 0.0f ? 0.0f : c[(int64_t)i * ldc + j] * beta;
     return SP_OK;
   }
   enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };

@@ -69,6 +69,7 @@ struct sp_node {
   float f[4];
   int i[6];
   uint64_t u[2];
+  void *extra;          /* op-specific arena data, e.g. concat's list of more than 6 inputs */
 };
 
 struct sp_ctx {
@@ -78,7 +79,7 @@ struct sp_ctx {
   uint64_t generation;
   int grad_enabled;
   int training;
-  int grad_alloc_failed;
+  int backward_status; /* first failure inside a backward function, reported by sp_backward */
   sp_rng rng;
 };
 
@@ -88,8 +89,13 @@ int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, cons
  * Returns the node (to fill saved/params) or NULL when nothing is recorded. */
 sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_tensor *out,
                         int n_in, sp_tensor *const *in);
-/* The float32 gradient buffer of t, created zeroed in the arena if t has none. */
+/* The float32 gradient buffer of t, created zeroed in the arena if t has none; NULL (and the
+ * context's backward_status set) when the arena is out of memory. */
 float *sp_grad_of(sp_ctx *ctx, sp_tensor *t);
+/* Zeroed scratch floats from the arena for kernels that take `work`; NULL with the error set. */
+float *sp_work(sp_ctx *ctx, int64_t floats, const char *op);
+/* For backward functions (which return nothing): records the first failure for sp_backward. */
+void sp_backward_fail(sp_ctx *ctx, int status);
 /* True when t needs its gradient (so backward should compute it). */
 static inline int sp_needs_grad(const sp_tensor *t) { return t && t->requires_grad; }
 
@@ -134,5 +140,28 @@ void sp_philox_uniform_fill(uint64_t seed, uint64_t counter, float *out, int64_t
 
 /* OpenMP threshold: loops over fewer elements than this run on one thread. */
 #define SP_PAR_MIN 32768
+
+/* Runs a `for` loop on the OpenMP team only when `cond` holds. An `if` clause is not enough:
+ * with it false, libgomp still builds a one-thread team per call (a malloc and a futex wake,
+ * ~350 ns), which small ops would pay on every step. */
+#define SP_PARALLEL_FOR(cond, ...)                                                                 \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      _Pragma("omp parallel for schedule(static)") __VA_ARGS__                                     \
+    } else {                                                                                       \
+      __VA_ARGS__                                                                                  \
+    }                                                                                              \
+  } while (0)
+/* The calling thread's number inside a parallel loop (0 outside, or without OpenMP). */
+int sp_thread_num(void);
+/* The same with dynamic scheduling, for rows of uneven cost. */
+#define SP_PARALLEL_FOR_DYNAMIC(cond, ...)                                                         \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      _Pragma("omp parallel for schedule(dynamic, 4)") __VA_ARGS__                                 \
+    } else {                                                                                       \
+      __VA_ARGS__                                                                                  \
+    }                                                                                              \
+  } while (0)
 
 #endif

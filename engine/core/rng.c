@@ -41,7 +41,9 @@ static void philox_at(uint64_t seed, uint64_t counter, uint64_t block, uint32_t 
   philox_block(out, (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
-static inline float u32_to_unit(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+static inline float u32_to_unit(uint32_t x) {
+  return (float)(x >> 8) * (1.0f / 16777216.0f);
+}
 
 float sp_philox_uniform_at(uint64_t seed, uint64_t counter, uint64_t index) {
   uint32_t r[4];
@@ -54,12 +56,12 @@ void sp_philox_u32x4(uint64_t seed, uint64_t counter, uint64_t block, uint32_t o
 }
 
 void sp_philox_uniform_fill(uint64_t seed, uint64_t counter, float *out, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-  for (int64_t b = 0; b < (n + 3) / 4; b++) {
-    uint32_t r[4];
-    philox_at(seed, counter, (uint64_t)b, r);
-    for (int j = 0; j < 4 && b * 4 + j < n; j++) out[b * 4 + j] = u32_to_unit(r[j]);
-  }
+  SP_PARALLEL_FOR(
+      n > SP_PAR_MIN, for (int64_t b = 0; b < (n + 3) / 4; b++) {
+        uint32_t r[4];
+        philox_at(seed, counter, (uint64_t)b, r);
+        for (int j = 0; j < 4 && b * 4 + j < n; j++) out[b * 4 + j] = u32_to_unit(r[j]);
+      });
 }
 
 void sp_rng_init(sp_rng *rng, uint64_t seed) {

@@ -32,102 +32,101 @@ int sp_cpu_attention_forward(float *out, float *probs, const float *q, const flo
   const int dh = d / heads;
   const float scale = 1.0f / sqrtf((float)dh);
   const int64_t slices = (int64_t)b * heads;
-#pragma omp parallel for schedule(static) if (slices > 1 && slices * l * l * dh > SP_PAR_MIN)
-  for (int64_t s = 0; s < slices; s++) {
-    const int bi = (int)(s / heads), hi = (int)(s % heads);
-    const int64_t base = (int64_t)bi * l * d + (int64_t)hi * dh; /* row 0 of this head */
-    const int32_t *mrow = key_mask ? key_mask + (int64_t)bi * l : NULL;
-    for (int i = 0; i < l; i++) {
-      float *p = probs + (s * l + i) * l;          /* (l) */
-      float *o = out + base + (int64_t)i * d;      /* (dh) */
-      const float *qi = q + base + (int64_t)i * d; /* (dh) */
-      const int jmax = key_limit(i, l, causal);
-      float mx = -INFINITY;
-      int any = 0;
-      for (int j = 0; j < jmax; j++) {
-        if (mrow && !mrow[j]) continue;
-        p[j] = dot(qi, k + base + (int64_t)j * d, dh) * scale;
-        if (p[j] > mx) mx = p[j];
-        any = 1;
-      }
-      if (!any) { /* nothing visible: zeros, not 0/0 */
-        memset(p, 0, (size_t)l * sizeof(float));
-        memset(o, 0, (size_t)dh * sizeof(float));
-        continue;
-      }
-      float sum = 0.0f;
-      for (int j = 0; j < jmax; j++) {
-        if (mrow && !mrow[j]) {
-          p[j] = 0.0f;
-          continue;
+  SP_PARALLEL_FOR(
+      slices > 1 && slices * l * l * dh > SP_PAR_MIN, for (int64_t s = 0; s < slices; s++) {
+        const int bi = (int)(s / heads), hi = (int)(s % heads);
+        const int64_t base = (int64_t)bi * l * d + (int64_t)hi * dh; /* row 0 of this head */
+        const int32_t *mrow = key_mask ? key_mask + (int64_t)bi * l : NULL;
+        for (int i = 0; i < l; i++) {
+          float *p = probs + (s * l + i) * l;          /* (l) */
+          float *o = out + base + (int64_t)i * d;      /* (dh) */
+          const float *qi = q + base + (int64_t)i * d; /* (dh) */
+          const int jmax = key_limit(i, l, causal);
+          float mx = -INFINITY;
+          int any = 0;
+          for (int j = 0; j < jmax; j++) {
+            if (mrow && !mrow[j]) continue;
+            p[j] = dot(qi, k + base + (int64_t)j * d, dh) * scale;
+            if (p[j] > mx) mx = p[j];
+            any = 1;
+          }
+          if (!any) { /* nothing visible: zeros, not 0/0 */
+            memset(p, 0, (size_t)l * sizeof(float));
+            memset(o, 0, (size_t)dh * sizeof(float));
+            continue;
+          }
+          float sum = 0.0f;
+          for (int j = 0; j < jmax; j++) {
+            if (mrow && !mrow[j]) {
+              p[j] = 0.0f;
+              continue;
+            }
+            p[j] = expf(p[j] - mx);
+            sum += p[j];
+          }
+          for (int j = jmax; j < l; j++) p[j] = 0.0f;
+          const float inv = 1.0f / sum; /* sum >= 1: the max term is exp(0) */
+          memset(o, 0, (size_t)dh * sizeof(float));
+          for (int j = 0; j < jmax; j++) {
+            if (p[j] == 0.0f) continue; /* masked (or underflowed): adds nothing */
+            p[j] *= inv;
+            const float pj = p[j], *vj = v + base + (int64_t)j * d;
+            for (int c = 0; c < dh; c++) o[c] += pj * vj[c];
+          }
         }
-        p[j] = expf(p[j] - mx);
-        sum += p[j];
-      }
-      for (int j = jmax; j < l; j++) p[j] = 0.0f;
-      const float inv = 1.0f / sum; /* sum >= 1: the max term is exp(0) */
-      memset(o, 0, (size_t)dh * sizeof(float));
-      for (int j = 0; j < jmax; j++) {
-        if (p[j] == 0.0f) continue; /* masked (or underflowed): adds nothing */
-        p[j] *= inv;
-        const float pj = p[j], *vj = v + base + (int64_t)j * d;
-        for (int c = 0; c < dh; c++) o[c] += pj * vj[c];
-      }
-    }
-  }
+      });
   return SP_OK;
 }
 
 /* Per slice, row by row: dV += P^T dO; dP = dO V^T; dS = P * (dP - rowsum(dP * P));
  * dQ += dS K / sqrt(dh); dK += dS^T Q / sqrt(dh). Entries with P == 0 (masked, future, or
  * underflowed) contribute exactly nothing, so they are skipped. */
-int sp_cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout,
+int64_t sp_cpu_attention_backward_work_floats(int l) {
+  int nthreads = 1;
+#ifdef _OPENMP
+  nthreads = omp_get_max_threads();
+#endif
+  return (int64_t)nthreads * (l > 0 ? l : 1);
+}
+
+int sp_cpu_attention_backward(float *dq, float *dk, float *dv, float *work, const float *dout,
                               const float *probs, const float *q, const float *k, const float *v,
                               int b, int l, int d, int heads) {
   if (!dq && !dk && !dv) return SP_OK;
   const int dh = d / heads;
   const float scale = 1.0f / sqrtf((float)dh);
   const int64_t slices = (int64_t)b * heads;
-  int nthreads = 1;
-#ifdef _OPENMP
-  nthreads = omp_get_max_threads();
-#endif
-  float *scratch = malloc((size_t)nthreads * (size_t)(l > 0 ? l : 1) * sizeof(float)); /* dP rows */
-  if (!scratch) return SP_FAIL(SP_ENOMEM, "sp_attention: backward scratch: out of memory");
-#pragma omp parallel for schedule(static) if (slices > 1 && slices * l * l * dh > SP_PAR_MIN)
-  for (int64_t s = 0; s < slices; s++) {
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    float *dp = scratch + (int64_t)tid * l; /* (l) */
-    const int bi = (int)(s / heads), hi = (int)(s % heads);
-    const int64_t base = (int64_t)bi * l * d + (int64_t)hi * dh;
-    for (int i = 0; i < l; i++) {
-      const float *p = probs + (s * l + i) * l;
-      const float *go = dout + base + (int64_t)i * d; /* dO row (dh) */
-      float rowsum = 0.0f;
-      for (int j = 0; j < l; j++) {
-        if (p[j] == 0.0f) continue;
-        const int64_t rj = base + (int64_t)j * d;
-        if (dv)
-          for (int c = 0; c < dh; c++) dv[rj + c] += p[j] * go[c];
-        dp[j] = dot(go, v + rj, dh);
-        rowsum += p[j] * dp[j];
-      }
-      if (!dq && !dk) continue;
-      const int64_t ri = base + (int64_t)i * d;
-      for (int j = 0; j < l; j++) {
-        if (p[j] == 0.0f) continue;
-        const int64_t rj = base + (int64_t)j * d;
-        const float ds = p[j] * (dp[j] - rowsum) * scale;
-        if (dq)
-          for (int c = 0; c < dh; c++) dq[ri + c] += ds * k[rj + c];
-        if (dk)
-          for (int c = 0; c < dh; c++) dk[rj + c] += ds * q[ri + c];
-      }
-    }
-  }
-  free(scratch);
+  float *scratch = work; /* one dP row (l) per thread, see sp_cpu_attention_backward_work_floats */
+  SP_PARALLEL_FOR(
+      slices > 1 && slices * l * l * dh > SP_PAR_MIN, for (int64_t s = 0; s < slices; s++) {
+        int tid = sp_thread_num();
+        float *dp = scratch + (int64_t)tid * l; /* (l) */
+        const int bi = (int)(s / heads), hi = (int)(s % heads);
+        const int64_t base = (int64_t)bi * l * d + (int64_t)hi * dh;
+        for (int i = 0; i < l; i++) {
+          const float *p = probs + (s * l + i) * l;
+          const float *go = dout + base + (int64_t)i * d; /* dO row (dh) */
+          float rowsum = 0.0f;
+          for (int j = 0; j < l; j++) {
+            if (p[j] == 0.0f) continue;
+            const int64_t rj = base + (int64_t)j * d;
+            if (dv)
+              for (int c = 0; c < dh; c++) dv[rj + c] += p[j] * go[c];
+            dp[j] = dot(go, v + rj, dh);
+            rowsum += p[j] * dp[j];
+          }
+          if (!dq && !dk) continue;
+          const int64_t ri = base + (int64_t)i * d;
+          for (int j = 0; j < l; j++) {
+            if (p[j] == 0.0f) continue;
+            const int64_t rj = base + (int64_t)j * d;
+            const float ds = p[j] * (dp[j] - rowsum) * scale;
+            if (dq)
+              for (int c = 0; c < dh; c++) dq[ri + c] += ds * k[rj + c];
+            if (dk)
+              for (int c = 0; c < dh; c++) dk[rj + c] += ds * q[ri + c];
+          }
+        }
+      });
   return SP_OK;
 }

@@ -5,27 +5,27 @@
 
 void sp_cpu_binary_forward(float *out, const float *a, const float *b, int64_t n, int64_t nb,
                            sp_binary_kind kind) {
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) {
-    float bv = b[i % nb];
-    out[i] = kind == SP_BIN_ADD ? a[i] + bv : kind == SP_BIN_SUB ? a[i] - bv : a[i] * bv;
-  }
+  SP_PARALLEL_FOR(
+      n > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) {
+        float bv = b[i % nb];
+        out[i] = kind == SP_BIN_ADD ? a[i] + bv : kind == SP_BIN_SUB ? a[i] - bv : a[i] * bv;
+      });
 }
 
-void sp_cpu_binary_backward(float *da, float *db, const float *dout, const float *a,
-                            const float *b, int64_t n, int64_t nb, sp_binary_kind kind) {
+void sp_cpu_binary_backward(float *da, float *db, const float *dout, const float *a, const float *b,
+                            int64_t n, int64_t nb, sp_binary_kind kind) {
   if (da) {
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) da[i] += kind == SP_BIN_MUL ? dout[i] * b[i % nb] : dout[i];
+    SP_PARALLEL_FOR(n > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) da[i] +=
+                                    kind == SP_BIN_MUL ? dout[i] * b[i % nb] : dout[i];);
   }
   if (db) {
     float sign = kind == SP_BIN_SUB ? -1.0f : 1.0f;
     /* Parallel over b's elements; each sums its repeats in order. */
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN && nb > 1)
-    for (int64_t j = 0; j < nb; j++) {
-      float acc = 0.0f;
-      for (int64_t i = j; i < n; i += nb) acc += kind == SP_BIN_MUL ? dout[i] * a[i] : dout[i];
-      db[j] += sign * acc;
-    }
+    SP_PARALLEL_FOR(
+        n > SP_PAR_MIN && nb > 1, for (int64_t j = 0; j < nb; j++) {
+          float acc = 0.0f;
+          for (int64_t i = j; i < n; i += nb) acc += kind == SP_BIN_MUL ? dout[i] * a[i] : dout[i];
+          db[j] += sign * acc;
+        });
   }
 }

@@ -7,6 +7,10 @@
 
 #include <stdint.h>
 
+/* Kernels that need scratch memory take it as `work` from the caller, sized by their
+ * *_work_floats function; the op layer takes it from the context's arena, so a training step
+ * never calls malloc. */
+
 /* matmul.c: out (batch, m, n) = op(a) op(b); a (batch, m, k) or (batch, k, m) if ta;
  * b (k, n) / (n, k) if tb, shared when !b_batched, else per batch. */
 int sp_cpu_matmul_forward(float *out, const float *a, const float *b, int batch, int m, int n, int k,
@@ -69,16 +73,20 @@ void sp_cpu_dropout_backward(float *dx, const float *dout, int64_t n, float p, u
 int sp_cpu_attention_forward(float *out, float *probs, const float *q, const float *k,
                              const float *v, const int32_t *key_mask, int b, int l, int d,
                              int heads, int causal);
-int sp_cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *probs,
+int64_t sp_cpu_attention_backward_work_floats(int l);
+int sp_cpu_attention_backward(float *dq, float *dk, float *dv, float *work, const float *dout,
+                              const float *probs,
                               const float *q, const float *k, const float *v, int b, int l, int d,
                               int heads);
 
 /* gru.c: x (b, l, din); out (b, l, h); gates (b, l, 4h) saved: r, z, n and hn = w_hn h + b_hn. */
-int sp_cpu_gru_forward(float *out, float *gates, const float *x, const float *w_ih,
+int64_t sp_cpu_gru_forward_work_floats(int b, int h);
+int64_t sp_cpu_gru_backward_work_floats(int b, int l, int h);
+int sp_cpu_gru_forward(float *out, float *gates, float *work, const float *x, const float *w_ih,
                        const float *w_hh, const float *b_ih, const float *b_hh,
                        const int32_t *mask, int b, int l, int din, int h);
 int sp_cpu_gru_backward(float *dx, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                        const float *dout, const float *out, const float *gates, const float *x,
+                        float *work, const float *dout, const float *out, const float *gates, const float *x,
                         const float *w_ih, const float *w_hh, const int32_t *mask, int b, int l,
                         int din, int h);
 
@@ -99,13 +107,15 @@ void sp_cpu_take_positions_backward(float *dx, const float *dout, const int32_t 
 
 /* loss.c */
 /* logits (n, c), targets (n); probs (n, c) saved; returns the mean over counted rows. */
-float sp_cpu_cross_entropy_forward(float *probs, const float *logits, const int32_t *targets, int n,
+int64_t sp_cpu_cross_entropy_forward_work_floats(int n);
+float sp_cpu_cross_entropy_forward(float *probs, float *work, const float *logits, const int32_t *targets, int n,
                                    int c, int ignore_index, int *counted);
 void sp_cpu_cross_entropy_backward(float *dlogits, float dloss, const float *probs,
                                    const int32_t *targets, int n, int c, int ignore_index,
                                    int counted);
 /* Returns sum(w * l) / sum(w) (w = 1 when weight is NULL). */
-float sp_cpu_bce_logits_forward(const float *logits, const float *targets, const float *weight,
+int64_t sp_cpu_bce_logits_forward_work_floats(int64_t n);
+float sp_cpu_bce_logits_forward(float *work, const float *logits, const float *targets, const float *weight,
                                 int64_t n, double *weight_sum);
 void sp_cpu_bce_logits_backward(float *dlogits, float *dtargets, float dloss, const float *logits,
                                 const float *targets, const float *weight, int64_t n,
@@ -114,7 +124,8 @@ void sp_cpu_bce_logits_backward(float *dlogits, float *dtargets, float dloss, co
 /* cosine.c: out (n, m); norms of a (n) and b (m) saved. */
 int sp_cpu_cosine_forward(float *out, float *norm_a, float *norm_b, const float *a, const float *b,
                           int n, int m, int d, float eps);
-int sp_cpu_cosine_backward(float *da, float *db, const float *dout, const float *out,
+int64_t sp_cpu_cosine_backward_work_floats(int n, int m);
+int sp_cpu_cosine_backward(float *da, float *db, float *work, const float *dout, const float *out,
                            const float *norm_a, const float *norm_b, const float *a, const float *b,
                            int n, int m, int d, float eps);
 

@@ -7,12 +7,14 @@
 
 void sp_cpu_embedding_forward(float *out, const float *weight, const int32_t *idx, int64_t n, int d,
                               int padding_idx) {
-#pragma omp parallel for schedule(static) if (n * d > SP_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) {
-    float *o = out + i * d;
-    if (idx[i] == padding_idx) memset(o, 0, (size_t)d * sizeof(float));
-    else memcpy(o, weight + (int64_t)idx[i] * d, (size_t)d * sizeof(float));
-  }
+  SP_PARALLEL_FOR(
+      n * d > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) {
+        float *o = out + i * d;
+        if (idx[i] == padding_idx)
+          memset(o, 0, (size_t)d * sizeof(float));
+        else
+          memcpy(o, weight + (int64_t)idx[i] * d, (size_t)d * sizeof(float));
+      });
 }
 
 void sp_cpu_embedding_backward(float *dweight, const float *dout, const int32_t *idx, int64_t n,

@@ -15,27 +15,33 @@ static inline float sigmoidf(float x) {
 /* gates (b, l, 4h) per step: [r | z | n | hn], hn = w_hn h_{t-1} + b_hn; all zero where masked.
  * The input projections x w_ih^T + b_ih are first written into the r, z, n slots (ldc = 4h)
  * and replaced by the activations step by step. */
-int sp_cpu_gru_forward(float *out, float *gates, const float *x, const float *w_ih,
+int64_t sp_cpu_gru_forward_work_floats(int b, int h) {
+  return (int64_t)b * 3 * h + 1;
+}
+
+/* rows * 3h twice (input- and hidden-side gate gradients), b * h for dL/dh_t, rows * h for
+ * the shifted h_{t-1}. */
+int64_t sp_cpu_gru_backward_work_floats(int b, int l, int h) {
+  int64_t rows = (int64_t)b * l;
+  return 2 * rows * 3 * h + (int64_t)b * h + rows * h + 1;
+}
+
+int sp_cpu_gru_forward(float *out, float *gates, float *work, const float *x, const float *w_ih,
                        const float *w_hh, const float *b_ih, const float *b_hh, const int32_t *mask,
                        int b, int l, int din, int h) {
   const int g3 = 3 * h, g4 = 4 * h;
   const int64_t rows = (int64_t)b * l;
   for (int64_t r = 0; r < rows; r++) memcpy(gates + r * g4, b_ih, (size_t)g3 * sizeof(float));
   SP_TRY(sp_sgemm(0, 1, (int)rows, g3, din, 1.0f, x, din, w_ih, din, 1.0f, gates, g4));
-  float *hh = malloc((size_t)b * (size_t)g3 * sizeof(float)); /* (b, 3h): h_{t-1} w_hh^T + b_hh */
-  if (!hh && b > 0) return SP_FAIL(SP_ENOMEM, "sp_gru: forward scratch: out of memory");
+  float *hh = work; /* (b, 3h): h_{t-1} w_hh^T + b_hh */
   for (int t = 0; t < l; t++) {
     for (int bi = 0; bi < b; bi++) memcpy(hh + (int64_t)bi * g3, b_hh, (size_t)g3 * sizeof(float));
     if (t > 0) { /* h_{t-1} rows are out[:, t-1, :], stride l*h */
       int rc =
           sp_sgemm(0, 1, b, g3, h, 1.0f, out + (int64_t)(t - 1) * h, l * h, w_hh, h, 1.0f, hh, g3);
-      if (rc != SP_OK) {
-        free(hh);
-        return rc;
-      }
+      if (rc != SP_OK) return rc;
     }
-#pragma omp parallel for schedule(static) if ((int64_t)b * h > SP_PAR_MIN)
-    for (int bi = 0; bi < b; bi++) {
+    SP_PARALLEL_FOR((int64_t)b * h > SP_PAR_MIN, for (int bi = 0; bi < b; bi++) {
       const int64_t row = (int64_t)bi * l + t;
       float *g = gates + row * g4;
       float *ht = out + row * h;
@@ -54,9 +60,8 @@ int sp_cpu_gru_forward(float *out, float *gates, const float *x, const float *w_
         g[j] = r, g[h + j] = z, g[2 * h + j] = n, g[3 * h + j] = hn;
         ht[j] = (1.0f - z) * n + z * (hp ? hp[j] : 0.0f);
       }
-    }
+    });
   }
-  free(hh);
   return SP_OK;
 }
 
@@ -70,23 +75,19 @@ int sp_cpu_gru_forward(float *out, float *gates, const float *x, const float *w_
  * A masked step hands dh to h_{t-1} unchanged. The weight gradients are one GEMM each after
  * the loop, over all (b, t) rows at once. */
 int sp_cpu_gru_backward(float *dx, float *dw_ih, float *dw_hh, float *db_ih, float *db_hh,
-                        const float *dout, const float *out, const float *gates, const float *x,
-                        const float *w_ih, const float *w_hh, const int32_t *mask, int b, int l,
-                        int din, int h) {
+                        float *work, const float *dout, const float *out, const float *gates,
+                        const float *x, const float *w_ih, const float *w_hh, const int32_t *mask,
+                        int b, int l, int din, int h) {
   const int g3 = 3 * h, g4 = 4 * h;
   const int64_t rows = (int64_t)b * l;
   int rc = SP_OK;
-  float *dgi = calloc((size_t)rows * g3 + 1, sizeof(float)); /* (b, l, 3h) input side */
-  float *dgh = calloc((size_t)rows * g3 + 1, sizeof(float)); /* (b, l, 3h) hidden side */
-  float *dh = calloc((size_t)b * h + 1, sizeof(float));      /* (b, h) dL/dh_t */
-  float *hprev = NULL;                                       /* (b, l, h) h_{t-1} per row */
-  if (!dgi || !dgh || !dh) {
-    rc = SP_FAIL(SP_ENOMEM, "sp_gru: backward scratch: out of memory");
-    goto done;
-  }
+  /* work is zeroed by the caller (arena memory) */
+  float *dgi = work;                  /* (b, l, 3h) input side */
+  float *dgh = dgi + rows * g3;       /* (b, l, 3h) hidden side */
+  float *dh = dgh + rows * g3;        /* (b, h) dL/dh_t */
+  float *hprev = dh + (int64_t)b * h; /* (b, l, h) h_{t-1} per row */
   for (int t = l - 1; t >= 0; t--) {
-#pragma omp parallel for schedule(static) if ((int64_t)b * h > SP_PAR_MIN)
-    for (int bi = 0; bi < b; bi++) {
+    SP_PARALLEL_FOR((int64_t)b * h > SP_PAR_MIN, for (int bi = 0; bi < b; bi++) {
       const int64_t row = (int64_t)bi * l + t;
       float *d = dh + (int64_t)bi * h;
       const float *go = dout + row * h;
@@ -107,18 +108,13 @@ int sp_cpu_gru_backward(float *dx, float *dw_ih, float *dw_hh, float *db_ih, flo
         gh[j] = dr, gh[h + j] = dz, gh[2 * h + j] = dn * r;
         d[j] = dht * z;
       }
-    }
+    });
     if (t > 0) { /* dh_{t-1} += d(h w_hh^T) (b, 3h) w_hh (3h, h); rows strided by l*3h */
       rc = sp_sgemm(0, 0, b, h, g3, 1.0f, dgh + (int64_t)t * g3, l * g3, w_hh, h, 1.0f, dh, h);
       if (rc != SP_OK) goto done;
     }
   }
   if (dw_hh) {
-    hprev = calloc((size_t)rows * h + 1, sizeof(float));
-    if (!hprev) {
-      rc = SP_FAIL(SP_ENOMEM, "sp_gru: backward scratch: out of memory");
-      goto done;
-    }
     for (int bi = 0; bi < b; bi++)
       if (l > 1)
         memcpy(hprev + ((int64_t)bi * l + 1) * h, out + (int64_t)bi * l * h,
@@ -141,9 +137,5 @@ int sp_cpu_gru_backward(float *dx, float *dw_ih, float *dw_hh, float *db_ih, flo
     }
   }
 done:
-  free(dgi);
-  free(dgh);
-  free(dh);
-  free(hprev);
   return rc;
 }

@@ -9,8 +9,7 @@
 
 void sp_cpu_layernorm_forward(float *out, float *mean, float *rstd, const float *x,
                               const float *weight, const float *bias, int rows, int d, float eps) {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * d > SP_PAR_MIN)
-  for (int r = 0; r < rows; r++) {
+  SP_PARALLEL_FOR((int64_t)rows * d > SP_PAR_MIN, for (int r = 0; r < rows; r++) {
     const float *xr = x + (int64_t)r * d;
     double m = 0.0, v = 0.0;
     for (int j = 0; j < d; j++) m += xr[j];
@@ -22,15 +21,14 @@ void sp_cpu_layernorm_forward(float *out, float *mean, float *rstd, const float 
     for (int j = 0; j < d; j++) o[j] = ((float)(xr[j] - m) * s) * weight[j] + bias[j];
     mean[r] = (float)m;
     rstd[r] = s;
-  }
+  });
 }
 
 void sp_cpu_layernorm_backward(float *dx, float *dweight, float *dbias, const float *dout,
                                const float *x, const float *weight, const float *mean,
                                const float *rstd, int rows, int d) {
   if (dx) {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * d > SP_PAR_MIN)
-    for (int r = 0; r < rows; r++) {
+    SP_PARALLEL_FOR((int64_t)rows * d > SP_PAR_MIN, for (int r = 0; r < rows; r++) {
       const float *xr = x + (int64_t)r * d, *dy = dout + (int64_t)r * d;
       float m = mean[r], s = rstd[r];
       double g_mean = 0.0, gx_mean = 0.0;
@@ -46,7 +44,7 @@ void sp_cpu_layernorm_backward(float *dx, float *dweight, float *dbias, const fl
         float xhat = (xr[j] - m) * s;
         dxr[j] += s * (dy[j] * weight[j] - (float)g_mean - xhat * (float)gx_mean);
       }
-    }
+    });
   }
   /* Parameter gradients sum over rows: serial, fixed order. */
   if (dweight || dbias) {

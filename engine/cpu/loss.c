@@ -25,27 +25,26 @@ static double ce_row(float *probs, const float *x, int c, int t) {
 
 /* probs (n, c) = softmax(logits) on counted rows (ignored rows stay as they are: zero);
  * targets (n) already checked to lie in [0, c) or equal ignore_index. */
-float sp_cpu_cross_entropy_forward(float *probs, const float *logits, const int32_t *targets, int n,
-                                   int c, int ignore_index, int *counted) {
+int64_t sp_cpu_cross_entropy_forward_work_floats(int n) {
+  return 2 * (int64_t)n + 2;
+}
+
+float sp_cpu_cross_entropy_forward(float *probs, float *work, const float *logits,
+                                   const int32_t *targets, int n, int c, int ignore_index,
+                                   int *counted) {
   int cnt = 0;
   for (int r = 0; r < n; r++) cnt += targets[r] != ignore_index;
   *counted = cnt;
   if (cnt == 0) return 0.0f;
-  double *row_loss = malloc((size_t)n * sizeof *row_loss);
+  double *row_loss = (double *)work; /* (n), 8-byte aligned arena memory */
   double sum = 0.0;
-  if (!row_loss) { /* no scratch: the same per-row values, summed in the same order, serially */
-    for (int r = 0; r < n; r++)
-      if (targets[r] != ignore_index)
-        sum += ce_row(probs + (int64_t)r * c, logits + (int64_t)r * c, c, targets[r]);
-    return (float)(sum / cnt);
-  }
-#pragma omp parallel for schedule(dynamic, 4) if ((int64_t)n * c > SP_PAR_MIN && n > 1)
-  for (int r = 0; r < n; r++)
-    row_loss[r] = targets[r] == ignore_index
-                      ? 0.0
-                      : ce_row(probs + (int64_t)r * c, logits + (int64_t)r * c, c, targets[r]);
+  SP_PARALLEL_FOR_DYNAMIC(
+      (int64_t)n * c > SP_PAR_MIN && n > 1,
+      for (int r = 0; r < n; r++) row_loss[r] =
+          targets[r] == ignore_index
+              ? 0.0
+              : ce_row(probs + (int64_t)r * c, logits + (int64_t)r * c, c, targets[r]););
   for (int r = 0; r < n; r++) sum += row_loss[r];
-  free(row_loss);
   return (float)(sum / cnt);
 }
 
@@ -55,14 +54,13 @@ void sp_cpu_cross_entropy_backward(float *dlogits, float dloss, const float *pro
                                    int counted) {
   if (counted == 0) return;
   float g = dloss / (float)counted;
-#pragma omp parallel for schedule(static) if ((int64_t)n * c > SP_PAR_MIN && n > 1)
-  for (int r = 0; r < n; r++) {
+  SP_PARALLEL_FOR((int64_t)n * c > SP_PAR_MIN && n > 1, for (int r = 0; r < n; r++) {
     if (targets[r] == ignore_index) continue;
     float *d = dlogits + (int64_t)r * c;
     const float *p = probs + (int64_t)r * c;
     for (int j = 0; j < c; j++) d[j] += g * p[j];
     d[targets[r]] -= g;
-  }
+  });
 }
 
 /* Elements are summed in fixed blocks, each in double, then the blocks in order. */
@@ -91,19 +89,22 @@ static void bce_block(const float *x, const float *t, const float *w, int64_t lo
 }
 
 /* logits, targets, weight (n) (weight may be NULL: all ones). */
-float sp_cpu_bce_logits_forward(const float *logits, const float *targets, const float *weight,
-                                int64_t n, double *weight_sum) {
+int64_t sp_cpu_bce_logits_forward_work_floats(int64_t n) {
+  return 4 * ((n + BCE_BLOCK - 1) / BCE_BLOCK) + 2;
+}
+
+float sp_cpu_bce_logits_forward(float *work, const float *logits, const float *targets,
+                                const float *weight, int64_t n, double *weight_sum) {
   int64_t nb = (n + BCE_BLOCK - 1) / BCE_BLOCK;
-  double *part = nb > 1 ? malloc((size_t)nb * 2 * sizeof *part) : NULL;
+  double *part = nb > 1 ? (double *)work : NULL; /* (nb, 2) */
   double lsum = 0.0, wsum = 0.0;
   if (part) {
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
-      int64_t hi = (b + 1) * BCE_BLOCK < n ? (b + 1) * BCE_BLOCK : n;
-      bce_block(logits, targets, weight, b * BCE_BLOCK, hi, &part[2 * b], &part[2 * b + 1]);
-    }
+    SP_PARALLEL_FOR(
+        n > SP_PAR_MIN, for (int64_t b = 0; b < nb; b++) {
+          int64_t hi = (b + 1) * BCE_BLOCK < n ? (b + 1) * BCE_BLOCK : n;
+          bce_block(logits, targets, weight, b * BCE_BLOCK, hi, &part[2 * b], &part[2 * b + 1]);
+        });
     for (int64_t b = 0; b < nb; b++) lsum += part[2 * b], wsum += part[2 * b + 1];
-    free(part);
   } else { /* one block, or no scratch: the same blocks, serially */
     for (int64_t b = 0; b < nb; b++) {
       int64_t hi = (b + 1) * BCE_BLOCK < n ? (b + 1) * BCE_BLOCK : n;
@@ -122,10 +123,10 @@ void sp_cpu_bce_logits_backward(float *dlogits, float *dtargets, float dloss, co
                                 double weight_sum) {
   if (weight_sum == 0.0) return;
   float g = (float)((double)dloss / weight_sum);
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) {
-    float gi = weight ? g * weight[i] : g;
-    if (dlogits) dlogits[i] += gi * (sigmoidf_stable(logits[i]) - targets[i]);
-    if (dtargets) dtargets[i] -= gi * logits[i];
-  }
+  SP_PARALLEL_FOR(
+      n > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) {
+        float gi = weight ? g * weight[i] : g;
+        if (dlogits) dlogits[i] += gi * (sigmoidf_stable(logits[i]) - targets[i]);
+        if (dtargets) dtargets[i] -= gi * logits[i];
+      });
 }

@@ -9,8 +9,7 @@
 
 /* values, indices (n, k) = the k largest of each row of x (n, c), descending; 1 <= k <= c. */
 void sp_cpu_topk(float *values, int32_t *indices, const float *x, int n, int c, int k) {
-#pragma omp parallel for schedule(dynamic, 1) if ((int64_t)n * c > SP_PAR_MIN && n > 1)
-  for (int r = 0; r < n; r++) {
+  SP_PARALLEL_FOR_DYNAMIC((int64_t)n * c > SP_PAR_MIN && n > 1, for (int r = 0; r < n; r++) {
     const float *row = x + (int64_t)r * c;
     float *key = values + (int64_t)r * k; /* the buffer: keys (NaN as -inf) until the end */
     int32_t *idx = indices + (int64_t)r * k;
@@ -31,5 +30,5 @@ void sp_cpu_topk(float *values, int32_t *indices, const float *x, int n, int c, 
       if (filled < k) filled++;
     }
     for (int i = 0; i < k; i++) key[i] = row[idx[i]]; /* restore NaNs */
-  }
+  });
 }

@@ -28,10 +28,13 @@ void sp_adam_config_default(sp_adam_config *cfg) {
 }
 
 static int check_config(const sp_adam_config *c) {
-  if (!(c->lr >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: lr must be >= 0, got %g", (double)c->lr);
+  if (!(c->lr >= 0.0f))
+    return SP_FAIL(SP_EINVAL, "sp_adam: lr must be >= 0, got %g", (double)c->lr);
   if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f && c->beta2 >= 0.0f && c->beta2 < 1.0f))
-    return SP_FAIL(SP_EINVAL, "sp_adam: betas must be in [0, 1), got (%g, %g)", (double)c->beta1, (double)c->beta2);
-  if (!(c->eps > 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: eps must be > 0, got %g", (double)c->eps);
+    return SP_FAIL(SP_EINVAL, "sp_adam: betas must be in [0, 1), got (%g, %g)", (double)c->beta1,
+                   (double)c->beta2);
+  if (!(c->eps > 0.0f))
+    return SP_FAIL(SP_EINVAL, "sp_adam: eps must be > 0, got %g", (double)c->eps);
   if (!(c->weight_decay >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: weight_decay must be >= 0");
   if (!(c->clip_norm >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: clip_norm must be >= 0");
   return SP_OK;
@@ -52,8 +55,10 @@ int sp_adam_new(sp_adam **out, sp_params *p, const sp_adam_config *cfg) {
   if (!out || !p) return SP_FAIL(SP_EINVAL, "sp_adam_new: NULL argument");
   *out = NULL;
   sp_adam_config c;
-  if (cfg) c = *cfg;
-  else sp_adam_config_default(&c);
+  if (cfg)
+    c = *cfg;
+  else
+    sp_adam_config_default(&c);
   SP_TRY(check_config(&c));
   sp_adam *opt = calloc(1, sizeof *opt);
   if (!opt) return SP_FAIL(SP_ENOMEM, "sp_adam_new: out of memory");
@@ -83,11 +88,13 @@ int sp_adam_new(sp_adam **out, sp_params *p, const sp_adam_config *cfg) {
 int sp_adam_step(sp_adam *opt) {
   if (!opt) return SP_FAIL(SP_EINVAL, "sp_adam_step: NULL optimiser");
   if (sp_params_count(opt->params) != opt->count)
-    return SP_FAIL(SP_ESTATE, "sp_adam_step: the store has %d parameters, the optimiser was made for %d",
+    return SP_FAIL(SP_ESTATE,
+                   "sp_adam_step: the store has %d parameters, the optimiser was made for %d",
                    sp_params_count(opt->params), opt->count);
   const sp_adam_config *c = &opt->cfg;
   opt->last_norm = 0.0f;
-  if (c->clip_norm > 0.0f) SP_TRY(sp_params_clip_grad_norm(opt->params, c->clip_norm, &opt->last_norm));
+  if (c->clip_norm > 0.0f)
+    SP_TRY(sp_params_clip_grad_norm(opt->params, c->clip_norm, &opt->last_norm));
   opt->steps++;
   float bc1 = 1.0f - powf(c->beta1, (float)opt->steps);
   float bc2 = 1.0f - powf(c->beta2, (float)opt->steps);
@@ -96,30 +103,36 @@ int sp_adam_step(sp_adam *opt) {
   for (int i = 0; i < opt->count; i++) {
     sp_tensor *t;
     sp_params_get(opt->params, i, NULL, &t);
-    float *w = sp_tensor_f32(t), *g = sp_tensor_f32(sp_tensor_grad(t)), *m = opt->m[i], *v = opt->v[i];
+    float *w = sp_tensor_f32(t), *g = sp_tensor_f32(sp_tensor_grad(t)), *m = opt->m[i],
+          *v = opt->v[i];
     int64_t n = sp_tensor_numel(t);
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-    for (int64_t j = 0; j < n; j++) {
-      float gj = g[j];
-      if (!c->decoupled) gj += c->weight_decay * w[j];
-      m[j] = c->beta1 * m[j] + (1.0f - c->beta1) * gj;
-      v[j] = c->beta2 * v[j] + (1.0f - c->beta2) * gj * gj;
-      if (c->decoupled) w[j] -= c->lr * c->weight_decay * w[j];
-      w[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + c->eps);
-    }
+    SP_PARALLEL_FOR(
+        n > SP_PAR_MIN, for (int64_t j = 0; j < n; j++) {
+          float gj = g[j];
+          if (!c->decoupled) gj += c->weight_decay * w[j];
+          m[j] = c->beta1 * m[j] + (1.0f - c->beta1) * gj;
+          v[j] = c->beta2 * v[j] + (1.0f - c->beta2) * gj * gj;
+          if (c->decoupled) w[j] -= c->lr * c->weight_decay * w[j];
+          w[j] -= step_size * m[j] / (sqrtf(v[j]) / bc2_sqrt + c->eps);
+        });
   }
   return SP_OK;
 }
 
 int sp_adam_set_lr(sp_adam *opt, float lr) {
   if (!opt) return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: NULL optimiser");
-  if (!(lr >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: lr must be >= 0, got %g", (double)lr);
+  if (!(lr >= 0.0f))
+    return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: lr must be >= 0, got %g", (double)lr);
   opt->cfg.lr = lr;
   return SP_OK;
 }
 
-int64_t sp_adam_steps(const sp_adam *opt) { return opt ? opt->steps : 0; }
-float sp_adam_last_grad_norm(const sp_adam *opt) { return opt ? opt->last_norm : 0.0f; }
+int64_t sp_adam_steps(const sp_adam *opt) {
+  return opt ? opt->steps : 0;
+}
+float sp_adam_last_grad_norm(const sp_adam *opt) {
+  return opt ? opt->last_norm : 0.0f;
+}
 
 static const char ADAM_MAGIC[8] = {'S', 'P', 'R', 'I', 'N', 'T', 'A', '1'};
 
@@ -149,7 +162,8 @@ int sp_adam_load(sp_adam *opt, const char *path) {
   int rc = sp_reader_u32(&r, &count);
   if (rc == SP_OK) rc = sp_reader_bytes(&r, &steps, sizeof steps);
   if (rc == SP_OK && count != (uint32_t)opt->count)
-    rc = SP_FAIL(SP_EFORMAT, "%s: state for %u parameters, the optimiser has %d", path, count, opt->count);
+    rc = SP_FAIL(SP_EFORMAT, "%s: state for %u parameters, the optimiser has %d", path, count,
+                 opt->count);
   size_t start = r.pos;
   for (int pass = 0; pass < 2 && rc == SP_OK; pass++) { /* validate, then copy */
     r.pos = start;
@@ -159,10 +173,12 @@ int sp_adam_load(sp_adam *opt, const char *path) {
       uint32_t n = 0;
       if ((rc = sp_reader_u32(&r, &n)) != SP_OK) break;
       if (n != (uint32_t)sp_tensor_numel(t)) {
-        rc = SP_FAIL(SP_EFORMAT, "%s: parameter %d has %u moments, expected %lld", path, i, n, (long long)sp_tensor_numel(t));
+        rc = SP_FAIL(SP_EFORMAT, "%s: parameter %d has %u moments, expected %lld", path, i, n,
+                     (long long)sp_tensor_numel(t));
         break;
       }
-      if (pass == 0) rc = sp_reader_skip(&r, 2 * sizeof(float) * n);
+      if (pass == 0)
+        rc = sp_reader_skip(&r, 2 * sizeof(float) * n);
       else if ((rc = sp_reader_bytes(&r, opt->m[i], sizeof(float) * n)) == SP_OK)
         rc = sp_reader_bytes(&r, opt->v[i], sizeof(float) * n);
     }

@@ -10,10 +10,15 @@ static void attention_backward(sp_ctx *ctx, sp_node *node) {
   float *dq = sp_needs_grad(q) ? sp_grad_of(ctx, q) : NULL;
   float *dk = sp_needs_grad(k) ? sp_grad_of(ctx, k) : NULL;
   float *dv = sp_needs_grad(v) ? sp_grad_of(ctx, v) : NULL;
-  if (sp_cpu_attention_backward(dq, dk, dv, node->out->grad->data, node->saved[0]->data, q->data,
-                                k->data, v->data, node->i[0], node->i[1], node->i[2],
-                                node->i[3]) != SP_OK)
-    ctx->grad_alloc_failed = 1; /* backward functions cannot return: sp_backward reports it */
+  float *work =
+      sp_work(ctx, sp_cpu_attention_backward_work_floats(node->i[1]), "sp_attention backward");
+  if (!work) {
+    sp_backward_fail(ctx, SP_ENOMEM);
+    return;
+  }
+  sp_backward_fail(ctx, sp_cpu_attention_backward(dq, dk, dv, work, node->out->grad->data,
+                                                  node->saved[0]->data, q->data, k->data, v->data,
+                                                  node->i[0], node->i[1], node->i[2], node->i[3]));
 }
 
 int sp_attention(sp_ctx *ctx, sp_tensor **out, sp_tensor *q, sp_tensor *k, sp_tensor *v, int heads,

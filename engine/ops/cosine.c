@@ -10,10 +10,16 @@ static void cosine_backward(sp_ctx *ctx, sp_node *node) {
   sp_tensor *a = node->in[0], *b = node->in[1];
   float *da = sp_needs_grad(a) ? sp_grad_of(ctx, a) : NULL;
   float *db = sp_needs_grad(b) ? sp_grad_of(ctx, b) : NULL; /* == da when a == b */
-  if (sp_cpu_cosine_backward(da, db, node->out->grad->data, node->out->data, node->saved[0]->data,
-                             node->saved[1]->data, a->data, b->data, node->i[0], node->i[1],
-                             node->i[2], node->f[0]) != SP_OK)
-    ctx->grad_alloc_failed = 1; /* sp_backward reports the incomplete gradients */
+  float *work = sp_work(ctx, sp_cpu_cosine_backward_work_floats(node->i[0], node->i[1]),
+                        "sp_cosine_matrix backward");
+  if (!work) {
+    sp_backward_fail(ctx, SP_ENOMEM);
+    return;
+  }
+  sp_backward_fail(
+      ctx, sp_cpu_cosine_backward(da, db, work, node->out->grad->data, node->out->data,
+                                  node->saved[0]->data, node->saved[1]->data, a->data, b->data,
+                                  node->i[0], node->i[1], node->i[2], node->f[0]));
 }
 
 /* out (N, M) = cos(a_i, b_j); a (N, D), b (M, D); norms (N), (M) saved. */

@@ -14,11 +14,17 @@ static void gru_backward(sp_ctx *ctx, sp_node *node) {
   float *dw_hh = sp_needs_grad(w_hh) ? sp_grad_of(ctx, w_hh) : NULL;
   float *db_ih = sp_needs_grad(b_ih) ? sp_grad_of(ctx, b_ih) : NULL;
   float *db_hh = sp_needs_grad(b_hh) ? sp_grad_of(ctx, b_hh) : NULL;
-  if (sp_cpu_gru_backward(dx, dw_ih, dw_hh, db_ih, db_hh, node->out->grad->data, node->out->data,
-                          node->saved[0]->data, x->data, w_ih->data, w_hh->data,
-                          mask ? mask->data : NULL, node->i[0], node->i[1], node->i[2],
-                          node->i[3]) != SP_OK)
-    ctx->grad_alloc_failed = 1; /* backward functions cannot return: sp_backward reports it */
+  float *work = sp_work(ctx, sp_cpu_gru_backward_work_floats(node->i[0], node->i[1], node->i[3]),
+                        "sp_gru backward");
+  if (!work) {
+    sp_backward_fail(ctx, SP_ENOMEM);
+    return;
+  }
+  sp_backward_fail(ctx,
+                   sp_cpu_gru_backward(dx, dw_ih, dw_hh, db_ih, db_hh, work, node->out->grad->data,
+                                       node->out->data, node->saved[0]->data, x->data, w_ih->data,
+                                       w_hh->data, mask ? mask->data : NULL, node->i[0], node->i[1],
+                                       node->i[2], node->i[3]));
 }
 
 int sp_gru(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *w_ih, sp_tensor *w_hh,
@@ -53,7 +59,9 @@ int sp_gru(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *w_ih, sp_tenso
   sp_tensor *o, *gates;
   SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, 3, (const int[]){b, l, h}));
   SP_TRY(sp_arena_tensor(ctx, &gates, SP_F32, 3, (const int[]){b, l, 4 * h}));
-  SP_TRY(sp_cpu_gru_forward(o->data, gates->data, x->data, w_ih->data, w_hh->data, b_ih->data,
+  float *work = sp_work(ctx, sp_cpu_gru_forward_work_floats(b, h), op);
+  if (!work) return SP_ENOMEM;
+  SP_TRY(sp_cpu_gru_forward(o->data, gates->data, work, x->data, w_ih->data, w_hh->data, b_ih->data,
                             b_hh->data, mask ? mask->data : NULL, b, l, din, h));
   sp_tensor *in[6] = {x, w_ih, w_hh, b_ih, b_hh, mask};
   sp_node *node = sp_tape_record(ctx, op, gru_backward, o, 6, in);

@@ -38,9 +38,11 @@ int sp_cross_entropy(sp_ctx *ctx, sp_tensor **out, sp_tensor *logits, sp_tensor 
   sp_tensor *o, *probs;
   SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, 1, (int[]){1}));
   SP_TRY(sp_arena_tensor(ctx, &probs, SP_F32, 2, logits->shape));
+  float *work = sp_work(ctx, sp_cpu_cross_entropy_forward_work_floats(n), op);
+  if (!work) return SP_ENOMEM;
   int counted;
-  ((float *)o->data)[0] =
-      sp_cpu_cross_entropy_forward(probs->data, logits->data, t, n, c, ignore_index, &counted);
+  ((float *)o->data)[0] = sp_cpu_cross_entropy_forward(probs->data, work, logits->data, t, n, c,
+                                                       ignore_index, &counted);
   sp_tensor *in[2] = {logits, targets};
   sp_node *node = sp_tape_record(ctx, op, cross_entropy_backward, o, 2, in);
   if (node) {
@@ -84,9 +86,11 @@ int sp_bce_logits(sp_ctx *ctx, sp_tensor **out, sp_tensor *logits, sp_tensor *ta
   }
   sp_tensor *o;
   SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, 1, (int[]){1}));
+  float *work = sp_work(ctx, sp_cpu_bce_logits_forward_work_floats(logits->numel), op);
+  if (!work) return SP_ENOMEM;
   double weight_sum;
   ((float *)o->data)[0] = sp_cpu_bce_logits_forward(
-      logits->data, targets->data, weight ? weight->data : NULL, logits->numel, &weight_sum);
+      work, logits->data, targets->data, weight ? weight->data : NULL, logits->numel, &weight_sum);
   sp_tensor *in[3] = {logits, targets, weight};
   sp_node *node = sp_tape_record(ctx, op, bce_logits_backward, o, 3, in);
   if (node) memcpy(&node->u[0], &weight_sum, sizeof weight_sum);

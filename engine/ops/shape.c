@@ -30,8 +30,7 @@ static void reshape_backward(sp_ctx *ctx, sp_node *node) {
   if (!dx) return;
   const float *dout = node->out->grad->data;
   int64_t n = node->out->numel;
-#pragma omp parallel for schedule(static) if (n > SP_PAR_MIN)
-  for (int64_t i = 0; i < n; i++) dx[i] += dout[i];
+  SP_PARALLEL_FOR(n > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) dx[i] += dout[i];);
 }
 
 int sp_reshape(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int ndim, const int *shape) {
@@ -87,11 +86,11 @@ int sp_reshape(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int ndim, const int *
 }
 
 /* ---- concat: out (..., sum n_i, ...) = [xs[0] | xs[1] | ...] along axis ----
- * A node holds SP_NODE_MAX_IN inputs; longer lists live in the arena (u[0]) for backward. */
+ * A node holds SP_NODE_MAX_IN inputs; longer lists live in the arena (node->extra). */
 
 static void concat_backward(sp_ctx *ctx, sp_node *node) {
   int n = node->i[0], a = node->i[1];
-  sp_tensor **xs = n <= SP_NODE_MAX_IN ? node->in : (sp_tensor **)(uintptr_t)node->u[0];
+  sp_tensor **xs = n <= SP_NODE_MAX_IN ? node->in : (sp_tensor **)node->extra;
   const sp_tensor *o = node->out;
   int64_t outer, inner;
   axis_split(o, a, &outer, &inner);
@@ -162,7 +161,7 @@ int sp_concat(sp_ctx *ctx, sp_tensor **out, sp_tensor **xs, int n, int axis) {
       if (!list) return SP_FAIL(SP_ENOMEM, "%s: arena out of memory", op);
       memcpy(list, xs, (size_t)n * sizeof *list);
       node = sp_tape_record(ctx, op, concat_backward, o, 1, &first);
-      if (node) node->u[0] = (uint64_t)(uintptr_t)list;
+      if (node) node->extra = list;
     }
   }
   if (node) node->i[0] = n, node->i[1] = a;
