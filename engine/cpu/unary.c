@@ -11,6 +11,15 @@ static inline float sigmoidf(float x) {
   return 1.0f / (1.0f + expf(-x));
 }
 
+/* tanh for gelu through one expf (glibc's tanhf is 4x slower and was half of a small
+ * Transformer's step). Absolute error ~1e-7, which gelu's 0.5 x (1 + tanh) cannot see. */
+static inline float gelu_tanh(float u) {
+  if (u > 9.0f) return 1.0f;
+  if (u < -9.0f) return -1.0f;
+  float e = expf(2.0f * u);
+  return (e - 1.0f) / (e + 1.0f);
+}
+
 void sp_cpu_unary_forward(float *out, const float *x, int64_t n, sp_unary_kind kind, float param) {
   SP_PARALLEL_FOR(
       n > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) {
@@ -20,7 +29,7 @@ void sp_cpu_unary_forward(float *out, const float *x, int64_t n, sp_unary_kind k
             out[i] = v > 0.0f ? v : 0.0f;
             break;
           case SP_UN_GELU:
-            out[i] = 0.5f * v * (1.0f + tanhf(GELU_C * (v + 0.044715f * v * v * v)));
+            out[i] = 0.5f * v * (1.0f + gelu_tanh(GELU_C * (v + 0.044715f * v * v * v)));
             break;
           case SP_UN_SIGMOID:
             out[i] = sigmoidf(v);
@@ -46,7 +55,7 @@ void sp_cpu_unary_backward(float *dx, const float *dout, const float *x, const f
             break;
           case SP_UN_GELU: {
             float u = GELU_C * (v + 0.044715f * v * v * v);
-            float t = tanhf(u);
+            float t = gelu_tanh(u);
             float du = GELU_C * (1.0f + 3.0f * 0.044715f * v * v);
             d = g * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
             break;
