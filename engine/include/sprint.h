@@ -183,6 +183,168 @@ int sp_cosine_matrix(sp_ctx *ctx, sp_tensor **out, sp_tensor *a, sp_tensor *b, f
  * ties broken by the lower index. No gradient. */
 int sp_topk(sp_ctx *ctx, sp_tensor **values, sp_tensor **indices, sp_tensor *x, int k);
 
+/* ---- datasets: sessions with item text, prepared the paper's way --------------------------
+ * A loader reads raw events (user or session, item, time) and item text; preparation turns
+ * them into sessions, filters them, splits them by the time of their last event, and numbers
+ * the items 1..n (0 is padding). Every filter's removals are kept in the report. */
+typedef enum { SP_SESSION_DAY = 0, SP_SESSION_GAP = 1, SP_SESSION_GIVEN = 2 } sp_session_rule;
+typedef enum { SP_SPLIT_TRAIN = 0, SP_SPLIT_VALID = 1, SP_SPLIT_TEST = 2 } sp_split;
+typedef struct {
+  int session_rule;           /* one user's events on one calendar day / split at a gap / given */
+  int64_t gap_seconds;        /* SP_SESSION_GAP: a gap longer than this starts a new session */
+  int64_t day_offset_seconds; /* SP_SESSION_DAY: added to UTC times before taking the day */
+  int user_core, item_core;   /* k-core on the raw events first (0: off) */
+  int min_session_len;        /* sessions shorter than this are dropped ... */
+  int min_item_support;       /* ... and items seen fewer times, repeated until stable */
+  int max_session_len;        /* longer sessions keep their last items (0: no limit) */
+  double valid_quantile;      /* sessions ordered by last event: train below, valid ... */
+  double test_quantile;       /* ... up to here, test after */
+  int filter_unseen_eval;     /* drop items never seen in training from valid/test sessions */
+  int min_eval_len;           /* then drop valid/test sessions shorter than this */
+  int skip_bad_lines;         /* count malformed input lines by cause instead of failing */
+} sp_prep_config;
+void sp_prep_config_default(sp_prep_config *cfg); /* the paper's Beauty settings */
+
+typedef struct sp_dataset sp_dataset;
+typedef struct {
+  int64_t sessions, interactions, items;
+  double avg_len;
+} sp_split_stats;
+typedef struct {
+  sp_split_stats total, split[3]; /* indexed by sp_split */
+  int32_t n_items;                /* item ids are 1..n_items */
+  int64_t bad_lines[4];           /* skipped input lines by cause: syntax, missing, time, id */
+  int64_t items_without_title, items_without_text;
+} sp_dataset_stats;
+typedef struct {
+  const int32_t *items; /* (len) item ids in time order */
+  const int64_t *times; /* (len) UTC seconds */
+  int32_t len;
+  int32_t split;        /* sp_split */
+  const char *key;      /* user key and day, or the given session id */
+  const int32_t *labels; /* (n_labels) hidden intents of generated data, else NULL */
+  int32_t n_labels;
+} sp_session_view;
+typedef struct {
+  const char *key, *title, *brand; /* "" when absent */
+  int32_t n_categories;
+} sp_item_view;
+
+/* loader: "beauty-shared", "yelp-shared" (paths[0] = the dataset folder), "amazon2014",
+ * "amazon-jsonl", "yelp-open", "recbole", "plain" (paths = the files, see datasets/README.md). */
+int sp_dataset_prepare(sp_dataset **out, const char *loader, const char *const *paths, int n_paths,
+                       const sp_prep_config *cfg);
+void sp_dataset_free(sp_dataset *d);
+int sp_dataset_save(const sp_dataset *d, const char *path); /* atomic, checksummed */
+int sp_dataset_load(sp_dataset **out, const char *path);
+int sp_dataset_get_stats(const sp_dataset *d, sp_dataset_stats *out);
+int64_t sp_dataset_n_sessions(const sp_dataset *d);
+int sp_dataset_session(const sp_dataset *d, int64_t i, sp_session_view *out);
+int sp_dataset_find_session(const sp_dataset *d, const char *key, int64_t *index);
+int sp_dataset_item(const sp_dataset *d, int32_t item, sp_item_view *out);
+const char *sp_dataset_item_category(const sp_dataset *d, int32_t item, int32_t k);
+int32_t sp_dataset_n_labels(const sp_dataset *d); /* distinct hidden intents (generated data) */
+const char *sp_dataset_label_name(const sp_dataset *d, int32_t label);
+/* A seeded synthetic dataset whose sessions mix 1..max_intents hidden intents: items belong to
+ * one intent each, with titles and categories from that intent's vocabulary; within an intent a
+ * session tends to walk the items in order (a pattern models can learn); noise items are drawn
+ * from anywhere. The hidden intents come back as session labels. */
+typedef struct {
+  int n_intents, items_per_intent, n_sessions;
+  int min_len, max_len, max_intents;
+  float noise;       /* probability that an event is a random item of any intent */
+  float follow;      /* probability that the next item of an intent is the one after the last */
+  uint64_t seed;
+} sp_planted_config;
+void sp_planted_config_default(sp_planted_config *cfg);
+int sp_dataset_generate_planted(sp_dataset **out, const sp_planted_config *gen,
+                                const sp_prep_config *prep);
+/* FNV-1a 64 of a file's bytes, and its size: the dataset cache's key for raw inputs. */
+int sp_file_fingerprint(const char *path, uint64_t *hash, int64_t *size);
+/* Writes n bytes to path atomically: a temporary file, fsync, then rename over path. */
+int sp_file_write_atomic(const char *path, const void *data, int64_t n);
+/* The preparation log: what each step removed ("k-core: 12 interactions"), in order. */
+int sp_dataset_report_count(const sp_dataset *d);
+const char *sp_dataset_report_line(const sp_dataset *d, int i);
+
+/* ---- batches for the backbones ------------------------------------------------------------
+ * Examples are (session prefix -> next item): with prefix_augment every prefix of a session is
+ * one, else only the full session minus its last item. Sequences keep their last max_len items,
+ * right-aligned (pad_left = 1, SASRec's layout) or left-aligned; 0 is padding. Negatives are
+ * drawn uniformly from items outside the session, and from the session's hard-negative list
+ * when one was set. Everything is a function of (seed, epoch, example): deterministic, and no
+ * allocation happens after sp_batcher_new. */
+typedef struct {
+  int split;          /* sp_split the examples come from */
+  int batch_size, max_len;
+  int prefix_augment; /* 1: every prefix is an example */
+  int shuffle;        /* 1: a new order every epoch */
+  int pad_left;       /* 1: right-aligned sequences */
+  int n_uniform_neg, n_hard_neg;
+  uint64_t seed;
+} sp_batch_config;
+typedef struct sp_batcher sp_batcher;
+void sp_batch_config_default(sp_batch_config *cfg); /* train, 256, 50, augment, shuffle, left pad, 1 + 1 */
+int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config *cfg);
+void sp_batcher_free(sp_batcher *b);
+int64_t sp_batcher_n_examples(const sp_batcher *b);
+int64_t sp_batcher_n_batches(const sp_batcher *b);
+int sp_batcher_start_epoch(sp_batcher *b, int64_t epoch); /* order for this epoch; rewinds */
+/* Fills the next batch into caller-owned int32 tensors: seq (B, max_len), last (B) the position
+ * of the last real item, target (B), neg (B, n_uniform_neg + n_hard_neg), session (B) the
+ * dataset's session index; any but seq may be NULL. *rows is the number of real rows (0 at the
+ * end of the epoch); rows past it are zero. */
+int sp_batcher_next(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *target, sp_tensor *neg,
+                    sp_tensor *session, int *rows);
+/* The hard negatives of one session (e.g. items an LLM wrongly predicted); copied. */
+int sp_batcher_set_hard_negatives(sp_batcher *b, int64_t session, const int32_t *items, int n);
+
+/* ---- evaluation: ranking each session's target item (engine/eval) -------------------------
+ * Full ranking scores every item 1..n for each session, s = h E^T (one GEMM over the item
+ * table; row 0 is padding and never ranked), and the target's rank is 1 + the number of other
+ * ranked items that beat it. Tie rule: pessimistic (the default) counts the items scoring
+ * >= the target, so a model with constant scores gets rank n, never 1; optimistic counts only
+ * those scoring >; average is the mean of the two (the mid-rank, a half-integer at times).
+ * With mask_session_items, the session's own input items (seq) other than the target are not
+ * ranked at all, so the worst rank is n minus their number. A row with any NaN score among its
+ * ranked items gets the worst rank. Ranks are float32 (exact up to 2^23 items). A row whose
+ * target is 0 is padding: its rank is 0. Rows are independent and counted in integers, so a
+ * rank depends neither on the batch it came in nor on the thread count. */
+typedef enum { SP_TIES_PESSIMISTIC = 0, SP_TIES_OPTIMISTIC = 1, SP_TIES_AVERAGE = 2 } sp_tie_rule;
+typedef struct {
+  int ties;               /* sp_tie_rule */
+  int mask_session_items; /* 1: seq's items other than the target are left out of the ranking */
+  int n_items;            /* items 1..n_items are ranked; 0: every table row but row 0 */
+} sp_rank_config;
+void sp_rank_config_default(sp_rank_config *cfg); /* pessimistic, no masking, n_items 0 */
+/* rank (B) float32, caller-owned; h (B, d); items (V, d), V >= n_items + 1 (rows past n_items,
+ * e.g. a mask token, are ignored); target (B) int32 in 1..n_items, 0 for padding; seq (B, L)
+ * int32 input items (0 = padding) or NULL (required when masking); cfg NULL: the defaults.
+ * The scores take B * n_items floats of the context's arena. */
+int sp_rank_full(sp_ctx *ctx, sp_tensor *rank, sp_tensor *h, sp_tensor *items, sp_tensor *target,
+                 sp_tensor *seq, const sp_rank_config *cfg);
+/* Sampled ranking: the same over each row's candidates (B, C) int32, column 0 the target (0:
+ * a padding row), the others in 1..n_items and not the target (a repeated negative counts
+ * twice). Scores are k-ordered dot products; no arena memory. */
+int sp_rank_sampled(sp_ctx *ctx, sp_tensor *rank, sp_tensor *h, sp_tensor *items,
+                    sp_tensor *candidates, sp_tensor *seq, const sp_rank_config *cfg);
+/* candidates (B, C) int32: column 0 the target, then C - 1 distinct items drawn uniformly from
+ * 1..n_items outside the session (seq, may be NULL) and other than the target. Row b's draws
+ * are a function of (seed, key[b]) alone (key (B) int32, e.g. the dataset's session index),
+ * so a session gets the same candidates in any batch. Padding rows (target 0) are all 0. */
+int sp_rank_uniform_candidates(sp_tensor *candidates, sp_tensor *target, sp_tensor *seq,
+                               sp_tensor *key, int n_items, uint64_t seed);
+/* candidates (B, C) int32: column 0 the target, then the C - 1 items the model (h, items)
+ * scores highest, leaving out the target and the session's items (seq, may be NULL), in
+ * descending score, ties to the lower id: a pretrained model's hard negatives (the paper's
+ * Table 4 uses 19 from SASRec). n_items 0: every table row but row 0. */
+int sp_rank_topk_candidates(sp_ctx *ctx, sp_tensor *candidates, sp_tensor *h, sp_tensor *items,
+                            sp_tensor *target, sp_tensor *seq, int n_items);
+/* Metrics of n ranks (each >= 1): out (3 * n_ks + 1) holds, for each k of ks (k >= 1), HR@k,
+ * NDCG@k (1 / log2(rank + 1) when rank <= k, else 0) and MRR@k (1 / rank when rank <= k), then
+ * the MRR over all ranks. Means in double, summed in index order. */
+int sp_rank_metrics(double *out, const float *rank, int64_t n, const int *ks, int n_ks);
+
 /* ---- parameters: a named store that owns the model's tensors ----------------------------- */
 typedef struct sp_params sp_params;
 int sp_params_new(sp_params **out);
@@ -263,6 +425,37 @@ int sp_transformer_block_init(sp_transformer_block *b, sp_params *p, const char 
 int sp_transformer_block_forward(sp_ctx *ctx, sp_tensor **out, const sp_transformer_block *b,
                                  sp_tensor *x, int causal, sp_tensor *key_mask);
 
+/* ---- session-based backbones: SASRec, BERT4Rec, GRU4Rec ----------------------------------
+ * Each encodes a batch of sequences seq (B, L) int32 (0 = padding) into hidden states
+ * h_seq (B, L, d) and the session representation h_S (B, d) = h_seq at position last (B).
+ * The item table (n_items + 2, d) scores items: row 0 is padding, rows 1..n_items the items,
+ * row n_items + 1 BERT4Rec's [MASK] token. The intent predictor attaches to h_S and the
+ * item table without touching the backbone. */
+typedef enum { SP_SASREC = 0, SP_BERT4REC = 1, SP_GRU4REC = 2 } sp_backbone_kind;
+typedef struct {
+  int kind;                     /* sp_backbone_kind */
+  int n_items, max_len, dim;
+  int layers, heads, ffn_hidden; /* Transformers (GRU4Rec: layers of GRU, stacked) */
+  float dropout;
+} sp_backbone_config;
+typedef struct sp_backbone sp_backbone;
+void sp_backbone_config_default(sp_backbone_config *cfg, int kind, int n_items); /* paper: 2, 2, 64 */
+int sp_backbone_new(sp_backbone **out, sp_params *p, const char *name, const sp_backbone_config *cfg,
+                    sp_rng *rng);
+void sp_backbone_free(sp_backbone *m); /* its tensors belong to the parameter store */
+int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
+                       sp_tensor *last);
+sp_tensor *sp_backbone_item_table(const sp_backbone *m);
+int32_t sp_backbone_mask_token(const sp_backbone *m); /* n_items + 1 */
+/* BERT4Rec's cloze task: copies seq_in (B, L) to seq_out with each real item replaced by the
+ * mask token with probability mask_prob (at least one per row: the last real item if none),
+ * and writes labels (B, L): the original item where masked, -1 elsewhere. */
+int sp_bert4rec_mask(sp_tensor *seq_out, sp_tensor *labels, sp_tensor *seq_in, float mask_prob,
+                     int32_t mask_token, sp_rng *rng);
+/* For BERT4Rec's inference: in each right-aligned row, drops the first position, shifts left
+ * and appends the mask token; sets last (B) to L - 1. */
+int sp_bert4rec_append_mask(sp_tensor *seq, sp_tensor *last, int32_t mask_token);
+
 /* ---- Adam with L2 regularisation ---------------------------------------------------------
  * decoupled = 0: the paper's "L2 regularization for Adam", weight_decay * w added to the
  * gradient before the moments; decoupled = 1: AdamW. clip_norm > 0 clips the global gradient
@@ -282,6 +475,132 @@ int64_t sp_adam_steps(const sp_adam *opt);
 float sp_adam_last_grad_norm(const sp_adam *opt); /* before clipping, when clip_norm > 0 */
 int sp_adam_save(sp_adam *opt, const char *path);  /* moments and step count, atomically */
 int sp_adam_load(sp_adam *opt, const char *path);
+
+/* ---- LLM transport: HTTP POSTs over libcurl's multi interface (engine/llm/http.c) --------
+ * Pull-style: submit a request, poll for finished ones, read each result, release it. 429,
+ * 5xx and connection failures are retried with exponential backoff and jitter (Retry-After
+ * honoured); other 4xx finish at once. A bad answer or a dead endpoint is a failed result,
+ * never an abort. TLS is verified; http(s)_proxy/no_proxy are respected, loopback is never
+ * proxied. One thread drives a client; nothing calls back. */
+typedef struct sp_http sp_http;
+typedef struct {
+  int max_in_flight;          /* transfers on the wire at once (default 16) */
+  int connect_timeout_ms;     /* per attempt (default 10000) */
+  int timeout_ms;             /* one whole attempt, first byte to last (default 120000) */
+  int max_retries;            /* attempts after the first (default 5) */
+  int backoff_ms;             /* first retry delay, doubled each retry, +-50% jitter (500) */
+  int backoff_max_ms;         /* cap on one delay, Retry-After included (default 60000) */
+  int64_t max_response_bytes; /* a longer answer fails, not retried (default 32 MiB) */
+  uint64_t seed;              /* jitter */
+} sp_http_config;
+
+typedef enum {
+  SP_HTTP_PENDING = 0, /* queued, on the wire, or waiting to retry */
+  SP_HTTP_DONE = 1,    /* a 2xx answer */
+  SP_HTTP_FAILED = 2   /* a non-retryable status, retries spent, or a local error */
+} sp_http_state;
+
+typedef struct {
+  int state;              /* sp_http_state */
+  int http_status;        /* status of the last attempt; 0 when no response came */
+  int attempts;           /* attempts made */
+  int retryable;          /* FAILED after spending the retries on retryable faults */
+  double elapsed_ms;      /* submit to finish, waits included */
+  double last_attempt_ms; /* the final attempt alone */
+  const char *error;      /* "" when DONE; else why, e.g. "HTTP 401" or curl's message */
+  const char *body;       /* the last attempt's response body, NUL-terminated */
+  int64_t body_len;
+  const char *headers; /* the last attempt's response header lines */
+  const char *log;     /* a line per failed attempt: "attempt 1: HTTP 503; retry in 512 ms" */
+} sp_http_result;
+
+void sp_http_config_default(sp_http_config *cfg);
+int sp_http_new(sp_http **out, const sp_http_config *cfg);
+void sp_http_free(sp_http *h); /* abandons transfers still running */
+/* Queues a POST of body (body_len bytes) to url. headers: "Name: value" lines separated by
+ * '\n'. Everything is copied. max_retries < 0: the client's setting. *id names the request
+ * until sp_http_release. */
+int sp_http_submit(sp_http *h, int64_t *id, const char *url, const char *headers, const char *body,
+                   int64_t body_len, int max_retries);
+/* Drives the transfers for at most timeout_ms (0: do what is ready, no wait), returning as
+ * soon as something finished. Writes up to max finished ids to ids and their count to
+ * *n_done; each finished request is reported once. */
+int sp_http_poll(sp_http *h, int *n_done, int64_t *ids, int max, int timeout_ms);
+/* A finished request's result; its pointers stay valid until sp_http_release. */
+int sp_http_result_get(sp_http *h, sp_http_result *out, int64_t id);
+int sp_http_release(sp_http *h, int64_t id);
+int sp_http_unfinished(const sp_http *h); /* submitted, not yet finished */
+int sp_http_on_wire(const sp_http *h);    /* transfers running now (<= max_in_flight) */
+
+/* ---- LLM cache and ledger: one SQLite file in WAL mode (engine/llm/store.c) --------------
+ * The cache maps the hash of a canonical request to its answer; the ledger has a row per
+ * call. An entry and its ledger row are written in one transaction, so a killed process
+ * leaves either both or neither. Nothing here ever sees an API key. */
+typedef struct sp_llm_store sp_llm_store;
+typedef enum {
+  SP_LLM_CACHE_OFF = 0,  /* never read or write answers (the ledger is still kept) */
+  SP_LLM_CACHE_READ = 1, /* answers are read, new ones not stored */
+  SP_LLM_CACHE_RW = 2
+} sp_llm_cache_mode;
+typedef struct {
+  const char *key;      /* hex SHA-256 of the canonical request */
+  const char *request;  /* the canonical request text (messages, model, parameters) */
+  const char *response; /* the raw response body */
+  const char *provider;
+  const char *model;
+  int64_t prompt_tokens;
+  int64_t completion_tokens;
+  double latency_ms;
+  int attempts;
+  const char *errors; /* failed attempts before the answer, "" if none */
+  double created;     /* unix time; 0 on put: now */
+} sp_llm_entry;
+typedef struct {
+  const char *run;
+  const char *stage;
+  const char *session;
+  int try_no;
+  const char *key;
+  const char *provider;
+  const char *model;
+  int cached; /* answered from the cache: no HTTP call, no cost */
+  int ok;     /* 0: failed, error says why */
+  int64_t prompt_tokens;
+  int64_t completion_tokens;
+  double cost;
+  double latency_ms;
+  int attempts;
+  const char *error;
+} sp_llm_ledger_row;
+typedef struct {
+  int64_t calls;  /* rows */
+  int64_t cached; /* rows answered from the cache */
+  int64_t failed;
+  int64_t prompt_tokens;
+  int64_t completion_tokens;
+  double cost;
+  double latency_ms;
+} sp_llm_totals;
+
+/* Opens (creating) the SQLite file at path. */
+int sp_llm_store_open(sp_llm_store **out, const char *path, int cache_mode);
+void sp_llm_store_close(sp_llm_store *s);
+int sp_llm_store_cache_mode(const sp_llm_store *s);
+/* *found = 1 and *out filled when key is cached (and the mode reads); the strings live until
+ * the next call on s. */
+int sp_llm_store_get(sp_llm_store *s, int *found, sp_llm_entry *out, const char *key);
+/* Writes entry (unless NULL or the mode does not write) and row (unless NULL) atomically. */
+int sp_llm_store_put(sp_llm_store *s, const sp_llm_entry *entry, const sp_llm_ledger_row *row);
+/* Writes n ledger rows in one transaction (e.g. the buffered rows of cache hits). */
+int sp_llm_store_put_rows(sp_llm_store *s, const sp_llm_ledger_row *rows, int n);
+/* Sums over the ledger rows of run, stage and provider (each NULL or "": any). */
+int sp_llm_store_totals(sp_llm_store *s, sp_llm_totals *out, const char *run, const char *stage,
+                        const char *provider);
+/* The i-th distinct stage name (sorted) of run's ledger rows; *out = NULL past the end. */
+int sp_llm_store_stage(sp_llm_store *s, const char **out, const char *run, int i);
+int sp_llm_store_entries(sp_llm_store *s, int64_t *out); /* cached answers */
+/* Hex SHA-256 of data: out holds 65 bytes (64 digits and a NUL). */
+void sp_sha256_hex(char *out, const void *data, int64_t len);
 
 /* SP_CDEF_END */
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "nn_internal.h"
+#include "file_io.h"
 
 struct sp_adam {
   sp_params *params;

@@ -13,6 +13,10 @@ local sprint = {
   nn = require "sprint.nn",
   optim = require "sprint.optim",
   config = require "sprint.config",
+  data = require "sprint.data",
+  llm = require "sprint.llm",
+  model = require "sprint.model",
+  train = require "sprint.train",
 }
 
 -- sprint.ctx([seed]) (alias sprint.context): a new autograd context.

@@ -59,41 +59,87 @@ typedef struct {
 
 static int step(sp_ctx *ctx, model *m, int s) {
   int B = 64, L = 12, V = 200;
-  sp_tensor *idx, *tgt, *mask, *pos, *x, *h, *g, *hs, *hs2, *cos, *logits, *ce, *soft, *bce, *sum, *loss;
+  sp_tensor *idx, *tgt, *mask, *pos, *x, *h, *g, *hs, *hs2, *cos, *logits, *ce, *soft, *bce, *sum,
+      *loss;
   sp_ctx_reset(ctx);
-  if (sp_ctx_tensor(ctx, &idx, SP_I32, 2, (int[]){B, L}) || sp_ctx_tensor(ctx, &mask, SP_I32, 2, (int[]){B, L}) ||
-      sp_ctx_tensor(ctx, &tgt, SP_I32, 1, (int[]){B}) || sp_ctx_tensor(ctx, &pos, SP_I32, 1, (int[]){B}))
+  if (sp_ctx_tensor(ctx, &idx, SP_I32, 2, (int[]){B, L}) ||
+      sp_ctx_tensor(ctx, &mask, SP_I32, 2, (int[]){B, L}) ||
+      sp_ctx_tensor(ctx, &tgt, SP_I32, 1, (int[]){B}) ||
+      sp_ctx_tensor(ctx, &pos, SP_I32, 1, (int[]){B}))
     return 1;
   for (int i = 0; i < B * L; i++) {
     sp_tensor_i32(idx)[i] = 1 + (i * 7 + s) % (V - 1);
     sp_tensor_i32(mask)[i] = (i % L) >= (i / L) % 4; /* left padding of 0..3 */
   }
-  for (int i = 0; i < B; i++) sp_tensor_i32(tgt)[i] = 1 + (i + s) % (V - 1), sp_tensor_i32(pos)[i] = L - 1;
+  for (int i = 0; i < B; i++)
+    sp_tensor_i32(tgt)[i] = 1 + (i + s) % (V - 1), sp_tensor_i32(pos)[i] = L - 1;
   return sp_embedding_layer_forward(ctx, &x, &m->emb, idx) ||
          sp_transformer_block_forward(ctx, &h, &m->block, x, 1, mask) ||
-         sp_gru(ctx, &g, h, m->w_ih, m->w_hh, m->b_ih, m->b_hh, mask) || sp_take_positions(ctx, &hs, g, pos) ||
-         sp_take_positions(ctx, &hs2, h, pos) || sp_cosine_matrix(ctx, &cos, hs, hs2, 1e-8f) ||
-         sp_matmul(ctx, &logits, hs, m->emb.weight, 0, 1) || sp_cross_entropy(ctx, &ce, logits, tgt, 0) ||
-         sp_sigmoid(ctx, &soft, cos) || sp_bce_logits(ctx, &bce, cos, soft, NULL) || sp_add(ctx, &sum, ce, bce) ||
-         sp_mean(ctx, &loss, sum) || sp_backward(ctx, loss) || sp_adam_step(m->opt) || sp_params_zero_grad(m->p);
+         sp_gru(ctx, &g, h, m->w_ih, m->w_hh, m->b_ih, m->b_hh, mask) ||
+         sp_take_positions(ctx, &hs, g, pos) || sp_take_positions(ctx, &hs2, h, pos) ||
+         sp_cosine_matrix(ctx, &cos, hs, hs2, 1e-8f) ||
+         sp_matmul(ctx, &logits, hs, m->emb.weight, 0, 1) ||
+         sp_cross_entropy(ctx, &ce, logits, tgt, 0) || sp_sigmoid(ctx, &soft, cos) ||
+         sp_bce_logits(ctx, &bce, cos, soft, NULL) || sp_add(ctx, &sum, ce, bce) ||
+         sp_mean(ctx, &loss, sum) || sp_backward(ctx, loss) || sp_adam_step(m->opt) ||
+         sp_params_zero_grad(m->p);
+}
+
+/* Batches of a planted dataset: an epoch's batches must not allocate either. */
+static int batches(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *tg, sp_tensor *neg,
+                   int64_t epoch) {
+  int rows;
+  if (sp_batcher_start_epoch(b, epoch)) return 1;
+  do {
+    if (sp_batcher_next(b, seq, last, tg, neg, NULL, &rows)) return 1;
+  } while (rows > 0);
+  return 0;
 }
 
 int main(void) {
   int passed = 0, failed = 0;
+  {
+    sp_dataset *d;
+    sp_batcher *b;
+    sp_tensor *seq, *last, *tg, *neg;
+    sp_planted_config g;
+    sp_planted_config_default(&g);
+    int rc = sp_dataset_generate_planted(&d, &g, NULL) || sp_batcher_new(&b, d, NULL) ||
+             sp_tensor_new(&seq, SP_I32, 2, (int[]){256, 50}) ||
+             sp_tensor_new(&last, SP_I32, 1, (int[]){256}) ||
+             sp_tensor_new(&tg, SP_I32, 1, (int[]){256}) ||
+             sp_tensor_new(&neg, SP_I32, 2, (int[]){256, 2});
+    rc = rc || batches(b, seq, last, tg, neg, 0);
+    atomic_store(&n_sites, 0);
+    atomic_store(&armed, 1);
+    for (int e = 1; e < 4 && !rc; e++) rc = batches(b, seq, last, tg, neg, e);
+    atomic_store(&armed, 0);
+    int total = atomic_load(&n_sites);
+    if (rc || total) {
+      printf("FAIL batches: %s\n", rc ? sp_last_error() : "allocations while producing batches");
+      failed++;
+    } else {
+      passed++;
+    }
+    sp_tensor_free(seq), sp_tensor_free(last), sp_tensor_free(tg), sp_tensor_free(neg);
+    sp_batcher_free(b);
+    sp_dataset_free(d);
+  }
   for (int threads = 1; threads <= 2; threads++) {
     sp_set_num_threads(threads);
     model m;
     sp_rng rng;
     sp_rng_init(&rng, 1);
     sp_params_new(&m.p);
-    int rc = sp_embedding_layer_init(&m.emb, m.p, "emb", 200, 32, 0, &rng) ||
-             sp_transformer_block_init(&m.block, m.p, "blk", 32, 2, 64, SP_ACT_GELU, 0.1f, 1, &rng) ||
-             sp_params_create(m.p, &m.w_ih, "gru.w_ih", 2, (int[]){96, 32}) ||
-             sp_params_create(m.p, &m.w_hh, "gru.w_hh", 2, (int[]){96, 32}) ||
-             sp_params_create(m.p, &m.b_ih, "gru.b_ih", 1, (int[]){96}) ||
-             sp_params_create(m.p, &m.b_hh, "gru.b_hh", 1, (int[]){96}) ||
-             sp_tensor_fill_normal(m.w_ih, &rng, 0, 0.1f) || sp_tensor_fill_normal(m.w_hh, &rng, 0, 0.1f) ||
-             sp_adam_new(&m.opt, m.p, NULL);
+    int rc =
+        sp_embedding_layer_init(&m.emb, m.p, "emb", 200, 32, 0, &rng) ||
+        sp_transformer_block_init(&m.block, m.p, "blk", 32, 2, 64, SP_ACT_GELU, 0.1f, 1, &rng) ||
+        sp_params_create(m.p, &m.w_ih, "gru.w_ih", 2, (int[]){96, 32}) ||
+        sp_params_create(m.p, &m.w_hh, "gru.w_hh", 2, (int[]){96, 32}) ||
+        sp_params_create(m.p, &m.b_ih, "gru.b_ih", 1, (int[]){96}) ||
+        sp_params_create(m.p, &m.b_hh, "gru.b_hh", 1, (int[]){96}) ||
+        sp_tensor_fill_normal(m.w_ih, &rng, 0, 0.1f) ||
+        sp_tensor_fill_normal(m.w_hh, &rng, 0, 0.1f) || sp_adam_new(&m.opt, m.p, NULL);
     sp_ctx *ctx;
     rc = rc || sp_ctx_new(&ctx, 3);
     for (int s = 0; s < 3 && !rc; s++) rc = step(ctx, &m, s); /* warm-up: the arena grows */
@@ -104,13 +150,17 @@ int main(void) {
     int total = atomic_load(&n_sites), blas = 0;
     for (int k = 0; k < total && k < MAX_SITES; k++) blas += from_blas(sites[k]);
     long during = total - blas;
-    if (blas) printf("note: threads=%d: OpenBLAS allocated %d times in 5 steps (its own driver)\n", threads, blas);
+    if (blas)
+      printf("note: threads=%d: OpenBLAS allocated %d times in 5 steps (its own driver)\n", threads,
+             blas);
     if (rc) {
       printf("FAIL steady_state_alloc threads=%d: %s\n", threads, sp_last_error());
       failed++;
     } else if (during != 0) {
-      printf("FAIL steady_state_alloc threads=%d: %ld allocations outside BLAS in 5 steady-state steps\n",
-             threads, during);
+      printf(
+          "FAIL steady_state_alloc threads=%d: %ld allocations outside BLAS in 5 steady-state "
+          "steps\n",
+          threads, during);
       failed++;
     } else {
       passed++;

@@ -1,8 +1,8 @@
-/* nn_internal.h — checksummed binary files written atomically (temp file, fsync, rename) and
+/* file_io.h — checksummed binary files written atomically (temp file, fsync, rename) and
  * read back whole with the checksum verified before anything is parsed. Used by the
- * parameter store and the optimiser. */
-#ifndef SPRINT_NN_INTERNAL_H
-#define SPRINT_NN_INTERNAL_H
+ * parameter store, the optimiser and the dataset cache. */
+#ifndef SPRINT_FILE_IO_H
+#define SPRINT_FILE_IO_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,12 +2,13 @@
  * is written to "<path>.tmp.<pid>", fsynced and renamed over <path>, so a crash leaves the
  * old file or the new one, never half of one. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "internal.h"
-#include "nn_internal.h"
+#include "file_io.h"
 
 #define FNV_OFFSET 1469598103934665603ull
 #define FNV_PRIME 1099511628211ull
@@ -112,4 +113,45 @@ int sp_reader_u32(sp_reader *r, uint32_t *v) { return sp_reader_bytes(r, v, size
 void sp_reader_close(sp_reader *r) {
   free(r->buf);
   r->buf = NULL;
+}
+
+/* FNV-1a 64 of a file's bytes and its size: the dataset cache's key for raw inputs. */
+int sp_file_fingerprint(const char *path, uint64_t *hash, int64_t *size) {
+  if (!path || !hash || !size) return SP_FAIL(SP_EINVAL, "sp_file_fingerprint: NULL argument");
+  FILE *f = fopen(path, "rb");
+  if (!f) return SP_FAIL(SP_EIO, "cannot read %s", path);
+  uint64_t h = 1469598103934665603ull;
+  int64_t n = 0;
+  unsigned char buf[1 << 16];
+  size_t got;
+  while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+    for (size_t i = 0; i < got; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    n += (int64_t)got;
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) return SP_FAIL(SP_EIO, "error reading %s", path);
+  *hash = h;
+  *size = n;
+  return SP_OK;
+}
+
+int sp_file_write_atomic(const char *path, const void *data, int64_t n) {
+  if (!path || (n > 0 && !data) || n < 0) return SP_FAIL(SP_EINVAL, "sp_file_write_atomic: bad argument");
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    return SP_FAIL(SP_EINVAL, "path too long: %s", path);
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return SP_FAIL(SP_EIO, "cannot write %s: %s", tmp, strerror(errno));
+  int err = 0;
+  if (n > 0 && fwrite(data, 1, (size_t)n, f) != (size_t)n) err = errno ? errno : EIO;
+  if (!err && fflush(f) != 0) err = errno;
+  if (!err && fsync(fileno(f)) != 0) err = errno;
+  if (fclose(f) != 0 && !err) err = errno;
+  if (!err && rename(tmp, path) != 0) err = errno;
+  if (err) {
+    unlink(tmp);
+    return SP_FAIL(SP_EIO, "cannot write %s: %s", path, strerror(err));
+  }
+  return SP_OK;
 }

@@ -1,0 +1,226 @@
+/* batcher.c — training and evaluation batches from a prepared dataset, without allocating per
+ * batch: the example list and the hard-negative lists are made once, batches are written into
+ * the caller's tensors. Order and negatives come from Philox streams keyed by (seed, epoch)
+ * and the example's index, so they do not depend on the batch size or the thread count. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "internal.h"
+
+struct sp_batcher {
+  const sp_dataset *d;
+  sp_batch_config cfg;
+  int64_t n_examples;
+  int32_t *ex_session; /* (n_examples) */
+  int32_t *ex_target;  /* (n_examples) position of the target in its session */
+  int64_t *order;      /* (n_examples) this epoch's permutation */
+  int64_t cursor, epoch;
+  int32_t **hard; /* (n_sessions) lists [n, i1, ...] or NULL */
+};
+
+void sp_batch_config_default(sp_batch_config *c) {
+  if (!c) return;
+  memset(c, 0, sizeof *c);
+  c->split = SP_SPLIT_TRAIN;
+  c->batch_size = 256;
+  c->max_len = 50;
+  c->prefix_augment = 1;
+  c->shuffle = 1;
+  c->pad_left = 1;
+  c->n_uniform_neg = 1;
+  c->n_hard_neg = 1;
+  c->seed = 1;
+}
+
+void sp_batcher_free(sp_batcher *b) {
+  if (!b) return;
+  for (int64_t i = 0; b->hard && i < b->d->n_sessions; i++) free(b->hard[i]);
+  free(b->hard), free(b->ex_session), free(b->ex_target), free(b->order);
+  free(b);
+}
+
+int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config *cfg_in) {
+  if (!out || !d) return SP_FAIL(SP_EINVAL, "sp_batcher_new: NULL argument");
+  *out = NULL;
+  sp_batch_config cfg;
+  if (cfg_in)
+    cfg = *cfg_in;
+  else
+    sp_batch_config_default(&cfg);
+  if (cfg.split < 0 || cfg.split > 2 || cfg.batch_size < 1 || cfg.max_len < 1 ||
+      cfg.n_uniform_neg < 0 || cfg.n_hard_neg < 0)
+    return SP_FAIL(
+        SP_EINVAL,
+        "sp_batcher_new: need split 0..2, batch_size >= 1, max_len >= 1, negatives >= 0");
+  if (d->n_items < 2 && cfg.n_uniform_neg + cfg.n_hard_neg > 0)
+    return SP_FAIL(SP_EINVAL, "sp_batcher_new: negatives need at least 2 items");
+  sp_batcher *b = calloc(1, sizeof *b);
+  if (!b) return SP_FAIL(SP_ENOMEM, "sp_batcher_new: out of memory");
+  b->d = d;
+  b->cfg = cfg;
+  int64_t n = 0;
+  for (int64_t s = 0; s < d->n_sessions; s++) {
+    if (d->split[s] != cfg.split) continue;
+    int64_t len = d->offset[s + 1] - d->offset[s];
+    if (len >= 2) n += cfg.prefix_augment ? len - 1 : 1;
+  }
+  b->n_examples = n;
+  b->ex_session = malloc((size_t)(n ? n : 1) * sizeof *b->ex_session);
+  b->ex_target = malloc((size_t)(n ? n : 1) * sizeof *b->ex_target);
+  b->order = malloc((size_t)(n ? n : 1) * sizeof *b->order);
+  b->hard = calloc((size_t)d->n_sessions + 1, sizeof *b->hard);
+  if (!b->ex_session || !b->ex_target || !b->order || !b->hard) {
+    sp_batcher_free(b);
+    return SP_FAIL(SP_ENOMEM, "sp_batcher_new: out of memory for %lld examples", (long long)n);
+  }
+  int64_t k = 0;
+  for (int64_t s = 0; s < d->n_sessions; s++) {
+    if (d->split[s] != cfg.split) continue;
+    int32_t len = (int32_t)(d->offset[s + 1] - d->offset[s]);
+    if (len < 2) continue;
+    for (int32_t t = cfg.prefix_augment ? 1 : len - 1; t < len; t++) {
+      b->ex_session[k] = (int32_t)s;
+      b->ex_target[k] = t;
+      k++;
+    }
+  }
+  *out = b;
+  return sp_batcher_start_epoch(b, 0);
+}
+
+int64_t sp_batcher_n_examples(const sp_batcher *b) {
+  return b ? b->n_examples : 0;
+}
+int64_t sp_batcher_n_batches(const sp_batcher *b) {
+  return b ? (b->n_examples + b->cfg.batch_size - 1) / b->cfg.batch_size : 0;
+}
+
+/* Stream keys: the epoch's order and each example's negatives use distinct counters. */
+static uint64_t order_counter(int64_t epoch) {
+  return ((uint64_t)epoch << 1) | 0;
+}
+static uint64_t neg_counter(int64_t epoch) {
+  return ((uint64_t)epoch << 1) | 1;
+}
+
+static uint32_t draw_below(uint64_t seed, uint64_t counter, uint64_t index, uint32_t n) {
+  uint32_t r[4];
+  sp_philox_u32x4(seed, counter, index, r);
+  return (uint32_t)(((uint64_t)r[0] * n) >> 32); /* bias < n / 2^32: negligible here */
+}
+
+int sp_batcher_start_epoch(sp_batcher *b, int64_t epoch) {
+  if (!b) return SP_FAIL(SP_EINVAL, "sp_batcher_start_epoch: NULL batcher");
+  if (epoch < 0) return SP_FAIL(SP_EINVAL, "sp_batcher_start_epoch: epoch must be >= 0");
+  b->epoch = epoch;
+  b->cursor = 0;
+  for (int64_t i = 0; i < b->n_examples; i++) b->order[i] = i;
+  if (b->cfg.shuffle) /* Fisher-Yates from a counter-based stream */
+    for (int64_t i = b->n_examples - 1; i > 0; i--) {
+      int64_t j = draw_below(b->cfg.seed, order_counter(epoch), (uint64_t)i, (uint32_t)(i + 1));
+      int64_t t = b->order[i];
+      b->order[i] = b->order[j];
+      b->order[j] = t;
+    }
+  return SP_OK;
+}
+
+static int in_session(const int32_t *items, int32_t len, int32_t item) {
+  for (int32_t k = 0; k < len; k++)
+    if (items[k] == item) return 1;
+  return 0;
+}
+
+/* A uniform negative outside the session (the whole session, target included). */
+static int32_t uniform_negative(const sp_batcher *b, const int32_t *items, int32_t len,
+                                uint64_t key) {
+  const int32_t n = b->d->n_items;
+  for (uint64_t attempt = 0; attempt < 64; attempt++) {
+    int32_t cand = 1 + (int32_t)draw_below(b->cfg.seed ^ 0x9e3779b97f4a7c15ull,
+                                           neg_counter(b->epoch), key * 64 + attempt, (uint32_t)n);
+    if (!in_session(items, len, cand)) return cand;
+  }
+  for (int32_t cand = 1; cand <= n; cand++) /* a session holding nearly every item */
+    if (!in_session(items, len, cand)) return cand;
+  return 1 + (int32_t)(key % (uint64_t)n);
+}
+
+static int check_out(const char *what, sp_tensor *t, int ndim, int d0, int d1) {
+  if (!t) return SP_OK;
+  if (t->dtype == SP_I32 && t->ndim == ndim && t->shape[0] == d0 &&
+      (ndim == 1 || t->shape[1] == d1))
+    return SP_OK;
+  if (ndim == 1)
+    return SP_FAIL(SP_ESHAPE, "sp_batcher_next: %s must be int32 of shape (%d)", what, d0);
+  return SP_FAIL(SP_ESHAPE, "sp_batcher_next: %s must be int32 of shape (%d, %d)", what, d0, d1);
+}
+
+int sp_batcher_next(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *target,
+                    sp_tensor *neg, sp_tensor *session, int *rows) {
+  if (!b || !seq || !rows) return SP_FAIL(SP_EINVAL, "sp_batcher_next: NULL batcher, seq or rows");
+  const int B = b->cfg.batch_size, L = b->cfg.max_len, K = b->cfg.n_uniform_neg + b->cfg.n_hard_neg;
+  SP_TRY(check_out("seq", seq, 2, B, L));
+  SP_TRY(check_out("last", last, 1, B, 0));
+  SP_TRY(check_out("target", target, 1, B, 0));
+  if (neg && K == 0)
+    return SP_FAIL(SP_EINVAL, "sp_batcher_next: neg given but the config draws no negatives");
+  SP_TRY(check_out("neg", neg, 2, B, K));
+  SP_TRY(check_out("session", session, 1, B, 0));
+  int32_t *sq = seq->data, *ls = last ? last->data : NULL, *tg = target ? target->data : NULL;
+  int32_t *ng = neg ? neg->data : NULL, *ss = session ? session->data : NULL;
+  memset(sq, 0, sizeof *sq * (size_t)B * (size_t)L);
+  if (ls) memset(ls, 0, sizeof *ls * (size_t)B);
+  if (tg) memset(tg, 0, sizeof *tg * (size_t)B);
+  if (ng) memset(ng, 0, sizeof *ng * (size_t)B * (size_t)K);
+  if (ss) memset(ss, 0, sizeof *ss * (size_t)B);
+  int r = 0;
+  for (; r < B && b->cursor < b->n_examples; r++, b->cursor++) {
+    int64_t e = b->order[b->cursor];
+    int32_t s = b->ex_session[e], t = b->ex_target[e];
+    const int32_t *items = b->d->items + b->d->offset[s];
+    int32_t len = (int32_t)(b->d->offset[s + 1] - b->d->offset[s]);
+    int32_t n_in = t < L ? t : L, from = t - n_in; /* the last n_in items before the target */
+    int32_t *row = sq + (int64_t)r * L;
+    int32_t at = b->cfg.pad_left ? L - n_in : 0;
+    memcpy(row + at, items + from, sizeof *row * (size_t)n_in);
+    if (ls) ls[r] = at + n_in - 1;
+    if (tg) tg[r] = items[t];
+    if (ss) ss[r] = s;
+    if (ng) {
+      int32_t *nr = ng + (int64_t)r * K;
+      const int32_t *hard = b->hard[s];
+      for (int k = 0; k < b->cfg.n_hard_neg; k++)
+        nr[k] = hard ? hard[1 + draw_below(b->cfg.seed, neg_counter(b->epoch),
+                                           (uint64_t)e * 131 + (uint64_t)k, (uint32_t)hard[0])]
+                     : uniform_negative(b, items, len, (uint64_t)e * 131 + 64 + (uint64_t)k);
+      for (int k = 0; k < b->cfg.n_uniform_neg; k++)
+        nr[b->cfg.n_hard_neg + k] =
+            uniform_negative(b, items, len, (uint64_t)e * 131 + (uint64_t)k);
+    }
+  }
+  *rows = r;
+  return SP_OK;
+}
+
+int sp_batcher_set_hard_negatives(sp_batcher *b, int64_t session, const int32_t *items, int n) {
+  if (!b || (n > 0 && !items))
+    return SP_FAIL(SP_EINVAL, "sp_batcher_set_hard_negatives: NULL argument");
+  if (session < 0 || session >= b->d->n_sessions)
+    return SP_FAIL(SP_EINVAL, "sp_batcher_set_hard_negatives: session %lld outside [0, %lld)",
+                   (long long)session, (long long)b->d->n_sessions);
+  for (int k = 0; k < n; k++)
+    if (items[k] < 1 || items[k] > b->d->n_items)
+      return SP_FAIL(SP_EINVAL, "sp_batcher_set_hard_negatives: item %d outside [1, %d]", items[k],
+                     b->d->n_items);
+  int32_t *list = NULL;
+  if (n > 0) {
+    list = malloc((size_t)(n + 1) * sizeof *list);
+    if (!list) return SP_FAIL(SP_ENOMEM, "sp_batcher_set_hard_negatives: out of memory");
+    list[0] = n;
+    memcpy(list + 1, items, sizeof *list * (size_t)n);
+  }
+  free(b->hard[session]);
+  b->hard[session] = list;
+  return SP_OK;
+}

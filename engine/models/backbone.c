@@ -1,0 +1,213 @@
+/* backbone.c — SASRec (Kang & McAuley 2018), BERT4Rec (Sun et al. 2019) and GRU4Rec (Hidasi et
+ * al. 2016) built from ops and nn layers. One struct holds all three so a recipe switches by a
+ * setting; encode returns h_S and the hidden states, the loss is the recipe's choice. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct sp_backbone {
+  sp_backbone_config cfg;
+  sp_embedding_layer item;       /* (n_items + 2, d), row 0 padding, last row [MASK] */
+  sp_embedding_layer pos;        /* (max_len, d): SASRec, BERT4Rec */
+  sp_transformer_block *blocks;  /* (layers): SASRec, BERT4Rec */
+  sp_layernorm_layer ln;         /* SASRec: after the blocks; BERT4Rec: after the embeddings */
+  sp_tensor **gru;               /* (layers * 4): w_ih, w_hh, b_ih, b_hh per layer: GRU4Rec */
+  sp_tensor *positions;          /* (max_len) 0..L-1 */
+};
+
+void sp_backbone_config_default(sp_backbone_config *c, int kind, int n_items) {
+  if (!c) return;
+  memset(c, 0, sizeof *c);
+  c->kind = kind;
+  c->n_items = n_items;
+  c->max_len = 50;
+  c->dim = 64;
+  c->layers = 2;
+  c->heads = 2;
+  c->ffn_hidden = 64 * (kind == SP_BERT4REC ? 4 : 1);
+  c->dropout = 0.2f;
+}
+
+void sp_backbone_free(sp_backbone *m) {
+  if (!m) return;
+  free(m->blocks);
+  free(m->gru);
+  sp_tensor_free(m->positions);
+  free(m);
+}
+
+int sp_backbone_new(sp_backbone **out, sp_params *p, const char *name, const sp_backbone_config *cfg,
+                    sp_rng *rng) {
+  if (!out || !p || !name || !cfg || !rng) return SP_FAIL(SP_EINVAL, "sp_backbone_new: NULL argument");
+  *out = NULL;
+  const sp_backbone_config c = *cfg;
+  if (c.kind < SP_SASREC || c.kind > SP_GRU4REC) return SP_FAIL(SP_EINVAL, "sp_backbone_new: unknown kind %d", c.kind);
+  if (c.n_items < 1 || c.max_len < 1 || c.dim < 1 || c.layers < 1 || !(c.dropout >= 0 && c.dropout < 1))
+    return SP_FAIL(SP_EINVAL, "sp_backbone_new: need n_items, max_len, dim, layers >= 1 and dropout in [0, 1)");
+  if (c.kind != SP_GRU4REC && (c.heads < 1 || c.dim % c.heads || c.ffn_hidden < 1))
+    return SP_FAIL(SP_EINVAL, "sp_backbone_new: dim %d must be divisible by heads %d, ffn_hidden >= 1", c.dim, c.heads);
+  sp_backbone *m = calloc(1, sizeof *m);
+  if (!m) return SP_FAIL(SP_ENOMEM, "sp_backbone_new: out of memory");
+  m->cfg = c;
+  char buf[256];
+  int rc = SP_OK;
+#define STEP(x)                                                                                    \
+  do {                                                                                             \
+    if (rc == SP_OK) rc = (x);                                                                     \
+  } while (0)
+  snprintf(buf, sizeof buf, "%s.item", name);
+  STEP(sp_embedding_layer_init(&m->item, p, buf, c.n_items + 2, c.dim, 0, rng));
+  if (c.kind != SP_GRU4REC) {
+    snprintf(buf, sizeof buf, "%s.pos", name);
+    STEP(sp_embedding_layer_init(&m->pos, p, buf, c.max_len, c.dim, -1, rng));
+    snprintf(buf, sizeof buf, "%s.ln", name);
+    STEP(sp_layernorm_layer_init(&m->ln, p, buf, c.dim, 1e-5f));
+    m->blocks = calloc((size_t)c.layers, sizeof *m->blocks);
+    if (!m->blocks && rc == SP_OK) rc = SP_FAIL(SP_ENOMEM, "sp_backbone_new: out of memory");
+    for (int l = 0; l < c.layers && rc == SP_OK; l++) {
+      snprintf(buf, sizeof buf, "%s.block%d", name, l);
+      /* SASRec's code normalises before each sublayer; BERT4Rec after (as in BERT) */
+      STEP(sp_transformer_block_init(&m->blocks[l], p, buf, c.dim, c.heads, c.ffn_hidden,
+                                     c.kind == SP_BERT4REC ? SP_ACT_GELU : SP_ACT_RELU, c.dropout,
+                                     c.kind == SP_SASREC, rng));
+    }
+  } else {
+    m->gru = calloc((size_t)c.layers * 4, sizeof *m->gru);
+    if (!m->gru && rc == SP_OK) rc = SP_FAIL(SP_ENOMEM, "sp_backbone_new: out of memory");
+    float bound = 1.0f / sqrtf((float)c.dim); /* PyTorch's GRU initialisation */
+    static const char *parts[4] = {"w_ih", "w_hh", "b_ih", "b_hh"};
+    for (int l = 0; l < c.layers && rc == SP_OK; l++)
+      for (int k = 0; k < 4 && rc == SP_OK; k++) {
+        snprintf(buf, sizeof buf, "%s.gru%d.%s", name, l, parts[k]);
+        int shape[2] = {3 * c.dim, c.dim};
+        STEP(sp_params_create(p, &m->gru[l * 4 + k], buf, k < 2 ? 2 : 1, shape));
+        STEP(sp_tensor_fill_uniform(m->gru[l * 4 + k], rng, -bound, bound));
+      }
+  }
+  STEP(sp_tensor_new(&m->positions, SP_I32, 1, &m->cfg.max_len));
+  if (rc != SP_OK) {
+    sp_backbone_free(m);
+    return rc;
+  }
+  for (int i = 0; i < c.max_len; i++) sp_tensor_i32(m->positions)[i] = i;
+  *out = m;
+  return SP_OK;
+#undef STEP
+}
+
+sp_tensor *sp_backbone_item_table(const sp_backbone *m) { return m ? m->item.weight : NULL; }
+int32_t sp_backbone_mask_token(const sp_backbone *m) { return m ? m->cfg.n_items + 1 : -1; }
+
+/* mask (B, L) int32: 1 where seq holds an item. */
+static int key_mask(sp_ctx *ctx, sp_tensor **out, sp_tensor *seq) {
+  SP_TRY(sp_ctx_tensor(ctx, out, SP_I32, 2, seq->shape));
+  const int32_t *s = seq->data;
+  int32_t *m = (*out)->data;
+  for (int64_t i = 0; i < seq->numel; i++) m[i] = s[i] != 0;
+  return SP_OK;
+}
+
+int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
+                       sp_tensor *last) {
+  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "sp_backbone_encode: NULL argument");
+  SP_CHECK_I32(ctx, "sp_backbone_encode", seq);
+  SP_CHECK_I32(ctx, "sp_backbone_encode", last);
+  char s1[64];
+  const sp_backbone_config *c = &m->cfg;
+  if (seq->ndim != 2 || seq->shape[1] > c->max_len)
+    return SP_FAIL(SP_ESHAPE, "sp_backbone_encode: seq %s must be (B, L) with L <= max_len %d", sp_shape_str(seq, s1),
+                   c->max_len);
+  const int B = seq->shape[0], L = seq->shape[1];
+  if (last->ndim != 1 || last->shape[0] != B)
+    return SP_FAIL(SP_ESHAPE, "sp_backbone_encode: last %s must be (%d)", sp_shape_str(last, s1), B);
+  for (int b = 0; b < B; b++)
+    if (sp_tensor_i32(last)[b] < 0 || sp_tensor_i32(last)[b] >= L)
+      return SP_FAIL(SP_EINVAL, "sp_backbone_encode: last[%d] = %d is outside [0, %d)", b, sp_tensor_i32(last)[b], L);
+  sp_tensor *mask, *e, *x, *pe, *h;
+  SP_TRY(key_mask(ctx, &mask, seq));
+  SP_TRY(sp_embedding_layer_forward(ctx, &e, &m->item, seq)); /* checks ids: 0..n_items + 1 */
+  if (c->kind == SP_GRU4REC) {
+    SP_TRY(sp_dropout(ctx, &x, e, c->dropout));
+    for (int l = 0; l < c->layers; l++) {
+      sp_tensor *const *w = m->gru + l * 4;
+      SP_TRY(sp_gru(ctx, &h, x, w[0], w[1], w[2], w[3], mask));
+      x = h;
+    }
+  } else {
+    sp_tensor *posi;
+    /* the first L positions; a shorter batch uses a prefix of the table */
+    SP_TRY(sp_ctx_tensor(ctx, &posi, SP_I32, 1, &(int){L}));
+    memcpy(posi->data, m->positions->data, sizeof(int32_t) * (size_t)L);
+    SP_TRY(sp_embedding_layer_forward(ctx, &pe, &m->pos, posi));
+    if (c->kind == SP_SASREC) {
+      sp_tensor *es;
+      SP_TRY(sp_scale(ctx, &es, e, sqrtf((float)c->dim))); /* as in SASRec's code */
+      SP_TRY(sp_add(ctx, &h, es, pe));
+      SP_TRY(sp_dropout(ctx, &x, h, c->dropout));
+    } else {
+      sp_tensor *n;
+      SP_TRY(sp_add(ctx, &h, e, pe));
+      SP_TRY(sp_layernorm_layer_forward(ctx, &n, &m->ln, h));
+      SP_TRY(sp_dropout(ctx, &x, n, c->dropout));
+    }
+    for (int l = 0; l < c->layers; l++) {
+      SP_TRY(sp_transformer_block_forward(ctx, &h, &m->blocks[l], x, c->kind == SP_SASREC, mask));
+      x = h;
+    }
+    if (c->kind == SP_SASREC) SP_TRY(sp_layernorm_layer_forward(ctx, &x, &m->ln, x));
+  }
+  if (h_seq) *h_seq = x;
+  return sp_take_positions(ctx, h_S, x, last);
+}
+
+int sp_bert4rec_mask(sp_tensor *seq_out, sp_tensor *labels, sp_tensor *seq_in, float mask_prob, int32_t mask_token,
+                     sp_rng *rng) {
+  if (!seq_out || !labels || !seq_in || !rng) return SP_FAIL(SP_EINVAL, "sp_bert4rec_mask: NULL argument");
+  if (seq_in->dtype != SP_I32 || seq_out->dtype != SP_I32 || labels->dtype != SP_I32 || seq_in->ndim != 2 ||
+      !sp_same_shape(seq_in, seq_out) || !sp_same_shape(seq_in, labels))
+    return SP_FAIL(SP_ESHAPE, "sp_bert4rec_mask: seq_in, seq_out and labels must be int32 (B, L) alike");
+  if (!(mask_prob > 0 && mask_prob <= 1)) return SP_FAIL(SP_EINVAL, "sp_bert4rec_mask: mask_prob must be in (0, 1]");
+  const int B = seq_in->shape[0], L = seq_in->shape[1];
+  const int32_t *in = seq_in->data;
+  int32_t *out = seq_out->data, *lab = labels->data;
+  uint64_t seed = rng->seed, counter = rng->counter++;
+  for (int b = 0; b < B; b++) {
+    int masked = 0, last_real = -1;
+    for (int t = 0; t < L; t++) {
+      int64_t i = (int64_t)b * L + t;
+      out[i] = in[i];
+      lab[i] = -1;
+      if (in[i] == 0) continue;
+      last_real = t;
+      if (sp_philox_uniform_at(seed, counter, (uint64_t)i) < mask_prob) {
+        out[i] = mask_token;
+        lab[i] = in[i];
+        masked++;
+      }
+    }
+    if (!masked && last_real >= 0) {
+      int64_t i = (int64_t)b * L + last_real;
+      out[i] = mask_token;
+      lab[i] = in[i];
+    }
+  }
+  return SP_OK;
+}
+
+int sp_bert4rec_append_mask(sp_tensor *seq, sp_tensor *last, int32_t mask_token) {
+  if (!seq || !last || seq->dtype != SP_I32 || last->dtype != SP_I32 || seq->ndim != 2 || last->ndim != 1 ||
+      last->shape[0] != seq->shape[0])
+    return SP_FAIL(SP_ESHAPE, "sp_bert4rec_append_mask: seq (B, L) and last (B) int32");
+  const int B = seq->shape[0], L = seq->shape[1];
+  int32_t *s = seq->data, *l = last->data;
+  for (int b = 0; b < B; b++) {
+    int32_t *row = s + (int64_t)b * L;
+    memmove(row, row + 1, sizeof *row * (size_t)(L - 1));
+    row[L - 1] = mask_token;
+    l[b] = L - 1;
+  }
+  return SP_OK;
+}

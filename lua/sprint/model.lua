@@ -1,0 +1,150 @@
+-- model.lua — the session-based backbones from Lua (SASRec, BERT4Rec, GRU4Rec; the C side is
+-- engine/models/backbone.c) and their losses. A model object offers what the training loop and
+-- the evaluator need: encode (h_S and the item table), loss on a batch, and its parameters.
+--   local m = sprint.model.backbone(P, { kind = "sasrec", n_items = ds:n_items() })
+--   local loss = m:loss(ctx, batch)         -- batch from ds:batches{...}
+--   local h, table = m:encode_last(ctx, seq, last)
+local ffi = require "ffi"
+local lib = require "sprint.lib"
+local tensor = require "sprint.tensor"
+local C = lib.C
+
+local M = {}
+local Backbone = {}
+Backbone.__index = Backbone
+M.Backbone = Backbone
+
+local KINDS = { sasrec = 0, bert4rec = 1, gru4rec = 2 }
+local LOSSES = { bce = true, ce = true }
+
+-- sprint.model.backbone(P, opts): opts.kind ("sasrec" | "bert4rec" | "gru4rec"), n_items,
+-- and optionally max_len, dim, layers, heads, ffn_hidden, dropout, mask_prob (BERT4Rec),
+-- loss ("bce": Eq. 16 with sampled negatives, "ce": softmax over all items), name, rng.
+function M.backbone(P, opts)
+  if type(P) ~= "table" or P._p == nil then error("sprint.model.backbone: first argument must be a parameter store", 2) end
+  if type(opts) ~= "table" then error("sprint.model.backbone: opts must be a table", 2) end
+  local kind = KINDS[opts.kind or "sasrec"]
+  if not kind then error("sprint.model.backbone: kind must be sasrec, bert4rec or gru4rec, got " .. tostring(opts.kind), 2) end
+  if type(opts.n_items) ~= "number" or opts.n_items < 1 then error("sprint.model.backbone: n_items must be >= 1", 2) end
+  local cfg = ffi.new("sp_backbone_config")
+  C.sp_backbone_config_default(cfg, kind, opts.n_items)
+  for _, k in ipairs({ "max_len", "dim", "layers", "heads", "ffn_hidden", "dropout" }) do
+    if opts[k] ~= nil then cfg[k] = opts[k] end
+  end
+  if opts.ffn_hidden == nil and opts.dim ~= nil then cfg.ffn_hidden = opts.dim * (kind == 1 and 4 or 1) end
+  local loss = opts.loss or (kind == 1 and "ce" or "bce")
+  if not LOSSES[loss] then error("sprint.model.backbone: loss must be bce or ce, got " .. tostring(loss), 2) end
+  local out = ffi.new("sp_backbone*[1]")
+  local rng = tensor._rng_ptr(opts.rng or P.rng, "sprint.model.backbone", 2)
+  if C.sp_backbone_new(out, P._p, opts.name or "backbone", cfg, rng) ~= 0 then lib.fail("sprint.model.backbone", 2) end
+  local self = setmetatable({
+    _p = ffi.gc(out[0], C.sp_backbone_free), params = P, kind = opts.kind or "sasrec", config = cfg,
+    loss_kind = loss, mask_prob = opts.mask_prob or 0.2, n_items = opts.n_items,
+    _hs = ffi.new("sp_tensor*[1]"), _hseq = ffi.new("sp_tensor*[1]"),
+  }, Backbone)
+  self.items = tensor._wrap_view(P, C.sp_backbone_item_table(self._p))
+  return self
+end
+
+-- h_S (B, d) and h_seq (B, L, d) for right-aligned seq (B, L) with its last positions (B).
+function Backbone:encode(ctx, seq, last)
+  local w = "backbone:encode"
+  if C.sp_backbone_encode(ctx._p, self._hs, self._hseq, self._p, tensor._arg(ctx, seq, "seq", w),
+      tensor._arg(ctx, last, "last", w)) ~= 0 then
+    lib.fail(w, 2)
+  end
+  return tensor._wrap_arena(ctx, self._hs[0]), tensor._wrap_arena(ctx, self._hseq[0])
+end
+
+-- For evaluation: the session representation of each row and the item table (rows 1..n are
+-- the items). BERT4Rec appends its [MASK] token after the session and reads it there.
+function Backbone:encode_last(ctx, seq, last)
+  if self.kind == "bert4rec" then
+    local B, L = seq:shape()[1], seq:shape()[2]
+    local s, l = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B }, "i32")
+    C.sp_tensor_copy(s._p, seq._p)
+    if C.sp_bert4rec_append_mask(s._p, l._p, C.sp_backbone_mask_token(self._p)) ~= 0 then
+      lib.fail("backbone:encode_last", 2)
+    end
+    seq, last = s, l
+  end
+  local h = self:encode(ctx, seq, last)
+  return h, self.items
+end
+
+-- Scores (B, n_items) of every item for h (B, d): item i is column i (1-based in Lua's get).
+function Backbone:scores(ctx, h)
+  local logits = ctx:matmul(h, self.items, false, true) -- (B, n_items + 2)
+  return ctx:slice(logits, 1, 1, self.n_items)
+end
+
+-- targets - 1 as an arena int32 tensor (ignore rows, target 0, become -1).
+local function shifted(ctx, target, rows)
+  local B = target:shape()[1]
+  local t = ctx:tensor({ B }, "i32")
+  local src, dst = target:data(), t:data()
+  for r = 0, B - 1 do dst[r] = r < rows and src[r] - 1 or -1 end
+  return t
+end
+
+-- Full softmax cross-entropy of h (B, d) against target items.
+local function ce_loss(self, ctx, h, target, rows)
+  return ctx:cross_entropy(self:scores(ctx, h), shifted(ctx, target, rows), -1)
+end
+
+-- Eq. 16: BCE of the target against its sampled negatives (B, K), padding rows weighted 0.
+local function bce_loss(self, ctx, h, target, neg, rows)
+  local B, K = neg:shape()[1], neg:shape()[2]
+  local pos_e = ctx:embedding(self.items, target)                -- (B, d)
+  local pos = ctx:reshape(ctx:sum_axis(ctx:mul(h, pos_e), 1), { B, 1 })
+  local neg_e = ctx:embedding(self.items, neg)                   -- (B, K, d)
+  local negs = ctx:reshape(ctx:matmul(neg_e, ctx:reshape(h, { B, h:shape()[2], 1 })), { B, K })
+  local logits = ctx:concat({ pos, negs }, 1)                    -- (B, 1 + K)
+  local y, w = ctx:tensor({ B, 1 + K }), ctx:tensor({ B, 1 + K })
+  local yd, wd = y:data(), w:data()
+  for r = 0, rows - 1 do
+    yd[r * (1 + K)] = 1
+    for k = 0, K do wd[r * (1 + K) + k] = 1 end
+  end
+  return ctx:bce_logits(logits, y, w)
+end
+
+-- BERT4Rec's cloze loss: mask items at random, predict them over all items.
+local function cloze_loss(self, ctx, b, rows)
+  local seq = b.seq
+  local B, L = seq:shape()[1], seq:shape()[2]
+  local masked, labels = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B, L }, "i32")
+  if C.sp_bert4rec_mask(masked._p, labels._p, seq._p, self.mask_prob, C.sp_backbone_mask_token(self._p),
+      C.sp_ctx_rng(ctx._p)) ~= 0 then
+    lib.fail("backbone:loss (cloze masking)", 3)
+  end
+  local last = ctx:tensor({ B }, "i32")
+  local ld = last:data()
+  for r = 0, B - 1 do ld[r] = L - 1 end
+  local _, hseq = self:encode(ctx, masked, last)
+  -- the masked positions and their items, gathered as rows of (B * L, d)
+  local lab = labels:data()
+  local n = 0
+  for i = 0, B * L - 1 do if lab[i] >= 0 then n = n + 1 end end
+  local pos, tgt = ctx:tensor({ n }, "i32"), ctx:tensor({ n }, "i32")
+  local pd, td = pos:data(), tgt:data()
+  local k = 0
+  for i = 0, B * L - 1 do
+    if lab[i] >= 0 then pd[k], td[k], k = i, lab[i], k + 1 end
+  end
+  local flat = ctx:reshape(hseq, { B * L, hseq:shape()[3] })
+  local h = ctx:embedding(flat, pos)                             -- (n, d) rows of h_seq
+  return ce_loss(self, ctx, h, tgt, n)
+end
+
+-- The training loss on a batch from ds:batches{...} (rows: the real rows of the batch).
+function Backbone:loss(ctx, b, rows)
+  rows = rows or b.seq:shape()[1]
+  if self.kind == "bert4rec" then return cloze_loss(self, ctx, b, rows) end
+  local h = self:encode(ctx, b.seq, b.last)
+  if self.loss_kind == "ce" then return ce_loss(self, ctx, h, b.target, rows) end
+  if not b.neg then error("backbone:loss: the bce loss needs negatives in the batches (n_uniform_neg >= 1)", 2) end
+  return bce_loss(self, ctx, h, b.target, b.neg, rows)
+end
+
+return M

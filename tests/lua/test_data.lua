@@ -1,0 +1,135 @@
+-- test_data.lua — sprint.data from Lua: the planted dataset through the registry, the cache
+-- (a second load reads it; other settings prepare again), settings checks, the dataset object,
+-- and the `sprint data` command on the real Beauty files when ../shared is here.
+local sprint = require "sprint"
+local h = require "helpers"
+local data = sprint.data
+
+local tests = {}
+
+-- A private cache folder per run, so tests never read another run's files.
+local function with_cache(fn)
+  local dir = os.tmpname()
+  os.remove(dir)
+  local old = os.getenv("SPRINT_CACHE")
+  local set = function(v) data.cache_dir = function() return v end end
+  local saved = data.cache_dir
+  set(dir)
+  local ok, err = pcall(fn, dir)
+  data.cache_dir = saved
+  os.execute("rm -rf '" .. dir .. "'")
+  if not ok then error(err, 0) end
+  return old
+end
+
+function tests.planted_through_the_registry_and_cache()
+  with_cache(function()
+    local a = data.load("planted", { n_sessions = 300 })
+    h.truthy(not a.from_cache, "first load must prepare")
+    local b = data.load("planted", { n_sessions = 300 })
+    h.truthy(b.from_cache, "second load must come from the cache")
+    h.eq(b:n_sessions(), a:n_sessions())
+    h.eq(b:session(3).key, a:session(3).key)
+    local c = data.load("planted", { n_sessions = 300, seed = 2 })
+    h.truthy(not c.from_cache, "other settings must prepare again")
+    h.truthy(c.cache_path ~= a.cache_path)
+  end)
+end
+
+function tests.dataset_object_reads_sessions_items_and_stats()
+  with_cache(function()
+    local ds = data.load("planted", { n_sessions = 400 })
+    local st = ds:stats()
+    h.eq(st.total.sessions, ds:n_sessions())
+    h.eq(st.train.sessions + st.valid.sessions + st.test.sessions, st.total.sessions)
+    local s = ds:session(1)
+    h.eq(s.index, 1)
+    h.eq(s.split, "train")
+    h.truthy(#s.items >= 2 and #s.items == #s.times)
+    h.truthy(s.labels and #s.labels >= 1, "planted sessions carry their hidden intents")
+    local it = ds:item(s.items[1])
+    h.truthy(#it.title > 0 and #it.categories == 2, "planted items have a title and two categories")
+    h.eq(ds:find(s.key), 1)
+    h.eq(ds:find("no such key"), nil)
+    h.eq(#ds:labels(), 8)
+    h.truthy(ds:table1():find("train"), "table1 lists the splits")
+    h.truthy(#ds:report() >= 6, "the preparation report lists every step")
+    h.raises("outside", function() ds:session(0) end)
+  end)
+end
+
+function tests.batches_from_lua()
+  with_cache(function()
+    local ds = data.load("planted", { n_sessions = 300 })
+    local b = ds:batches { batch_size = 16, max_len = 6, n_hard_neg = 0 }
+    local n, rows_total = 0, 0
+    for rows in b:epoch(1) do
+      n = n + 1
+      rows_total = rows_total + rows
+      local t = b.target:get(1)
+      h.truthy(t >= 1 and t <= ds:n_items(), "target is an item id")
+      h.eq(b.seq:get(1, 6) ~= 0, true, "right-aligned: the last column holds an item")
+    end
+    h.eq(n, b:n_batches())
+    h.eq(rows_total, b:n_examples())
+    h.raises("split must be", function() ds:batches { split = "dev" } end)
+    h.raises("unknown batch setting", function() ds:batches { batchsize = 3 } end)
+  end)
+end
+
+function tests.data_people_bring_goes_through_the_same_pipeline()
+  local dir = data.root() .. "/tests/fixtures/data/plain/"
+  local ds = data.from_files("plain", { dir .. "sessions.tsv", dir .. "items.tsv" },
+    { min_session_len = 1, min_item_support = 1, min_eval_len = 1, filter_unseen_eval = false })
+  h.truthy(ds:n_sessions() >= 1)
+  local found
+  for j = 1, ds:n_items() do
+    local it = ds:item(j)
+    if it.key == "i1" then found = it end
+  end
+  h.truthy(found, "item i1 is in the dataset")
+  h.eq(found.title, "Red Shoes")
+  h.eq(found.brand, "Acme")
+  h.eq(table.concat(found.categories, "|"), "Shoes|Red")
+  h.raises("takes the events file", function() data.from_files("plain", {}) end)
+end
+
+function tests.settings_are_checked()
+  h.raises("unknown preparation setting 'min_item_suport'", function() data.load("planted", { min_item_suport = 2 }) end)
+  h.raises("must be a number", function() data.load("planted", { min_session_len = "two" }) end)
+  h.raises("no dataset named 'nosuch'", function() data.load("nosuch") end)
+  h.raises("unknown loader", function() data.from_files("nosuch-loader", { "/x" }) end)
+end
+
+local function shared_here()
+  local f = io.open(data.root() .. "/../shared/datasets/amazon_beauty_2014_5core/PROVENANCE.md", "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+function tests.data_command_stats_and_show_on_beauty()
+  if not shared_here() then h.skip("../shared/datasets is not here") end
+  local cli = rawget(_G, "SPRINT_CLI")
+  if not cli or not cli.build_dir then h.skip("not running under the sprint command") end
+  local cache = os.tmpname()
+  os.remove(cache)
+  local function run(args)
+    local p = io.popen("SPRINT_CACHE='" .. cache .. "' '" .. cli.build_dir .. "/sprint' data " .. args .. " 2>&1; echo \"rc=$?\"")
+    local out = p:read("*a")
+    p:close()
+    return out
+  end
+  local out = run("stats beauty")
+  h.truthy(out:find("rc=0"), out)
+  h.truthy(out:find("after the filters: 7604 sessions, 2004 items, 31433 interactions"), out)
+  h.truthy(out:find("paper%s+7524%s+2351%s+31538"), "the paper's row is printed beside ours:\n" .. out)
+  local again = run("stats beauty")
+  h.truthy(again:find("loaded from"), "the second stats must read the cache:\n" .. again)
+  local show = run("show beauty 1")
+  h.truthy(show:find("split train") and show:find("1%. "), show)
+  local bad = run("stats beauty --set min_item_supprt=3")
+  h.truthy(bad:find("unknown preparation setting") and bad:find("rc=1"), bad)
+  os.execute("rm -rf '" .. cache .. "'")
+end
+
+return tests
