@@ -426,8 +426,9 @@ int sp_transformer_block_forward(sp_ctx *ctx, sp_tensor **out, const sp_transfor
                                  sp_tensor *x, int causal, sp_tensor *key_mask);
 
 /* ---- session-based backbones: SASRec, BERT4Rec, GRU4Rec ----------------------------------
- * Each encodes a batch of sequences seq (B, L) int32 (0 = padding) into hidden states
- * h_seq (B, L, d) and the session representation h_S (B, d) = h_seq at position last (B).
+ * Each encodes a batch of right-aligned sequences seq (B, L) int32 (0 = padding, L <= max_len,
+ * the last column being position max_len - 1) into hidden states h_seq (B, L, d) and the
+ * session representation h_S (B, d) = h_seq at position last (B).
  * The item table (n_items + 2, d) scores items: row 0 is padding, rows 1..n_items the items,
  * row n_items + 1 BERT4Rec's [MASK] token. The intent predictor attaches to h_S and the
  * item table without touching the backbone. */

@@ -138,9 +138,10 @@ int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp
     }
   } else {
     sp_tensor *posi;
-    /* the first L positions; a shorter batch uses a prefix of the table */
+    /* Sequences are right-aligned: the last column is position max_len - 1, so a batch
+     * trimmed to its longest session keeps the positions an untrimmed one would have. */
     SP_TRY(sp_ctx_tensor(ctx, &posi, SP_I32, 1, &(int){L}));
-    memcpy(posi->data, m->positions->data, sizeof(int32_t) * (size_t)L);
+    memcpy(posi->data, sp_tensor_i32(m->positions) + (c->max_len - L), sizeof(int32_t) * (size_t)L);
     SP_TRY(sp_embedding_layer_forward(ctx, &pe, &m->pos, posi));
     if (c->kind == SP_SASREC) {
       sp_tensor *es;

@@ -17,6 +17,9 @@ local sprint = {
   llm = require "sprint.llm",
   model = require "sprint.model",
   train = require "sprint.train",
+  eval = require "sprint.eval",
+  stats = require "sprint.stats",
+  report = require "sprint.report",
 }
 
 -- sprint.ctx([seed]) (alias sprint.context): a new autograd context.

@@ -46,8 +46,36 @@ function M.backbone(P, opts)
   return self
 end
 
+-- Drops the all-padding columns on the left of right-aligned seq (B, L): a batch of short
+-- sessions then costs what its longest session needs, with the same results (padding is
+-- masked, and positions count from the right). Returns seq, last (new arena tensors if trimmed).
+local function trim(ctx, seq, last)
+  local shape = seq:shape()
+  local B, L = shape[1], shape[2]
+  local s = seq:data()
+  local first = L
+  for r = 0, B - 1 do
+    local row = r * L
+    for c = 0, first - 1 do
+      if s[row + c] ~= 0 then first = c break end
+    end
+    if first == 0 then return seq, last end
+  end
+  if first == L then first = L - 1 end -- an all-padding batch keeps one column
+  local W = L - first
+  local t, l = ctx:tensor({ B, W }, "i32"), ctx:tensor({ B }, "i32")
+  local td, ld, sl = t:data(), l:data(), last:data()
+  for r = 0, B - 1 do
+    ffi.copy(td + r * W, s + r * L + first, W * 4)
+    ld[r] = sl[r] >= first and sl[r] - first or 0
+  end
+  return t, l
+end
+M.trim = trim
+
 -- h_S (B, d) and h_seq (B, L, d) for right-aligned seq (B, L) with its last positions (B).
 function Backbone:encode(ctx, seq, last)
+  seq, last = trim(ctx, seq, last)
   local w = "backbone:encode"
   if C.sp_backbone_encode(ctx._p, self._hs, self._hseq, self._p, tensor._arg(ctx, seq, "seq", w),
       tensor._arg(ctx, last, "last", w)) ~= 0 then

@@ -64,7 +64,7 @@ end
 -- The default evaluator: full ranking with sprint.eval over a split.
 local function default_evaluate(model, ds, split, o)
   local eval = require "sprint.eval"
-  return eval.rank(function(ctx, seq, last) return model:encode_last(ctx, seq, last) end, ds,
+  return eval.rank(function(ctx, batch) return model:encode_last(ctx, batch.seq, batch.last) end, ds,
     { split = split, ks = o.ks, batch_size = o.eval_batch_size, max_len = o.max_len })
 end
 
