@@ -15,8 +15,12 @@ struct sp_batcher {
   int32_t *ex_session; /* (n_examples) */
   int32_t *ex_target;  /* (n_examples) position of the target in its session */
   int64_t *order;      /* (n_examples) this epoch's permutation */
+  int64_t *spare;      /* (n_examples) scratch for bucketing */
+  int64_t *batch_perm; /* (n_batches) */
+  int64_t *count;      /* (max_len + 2) length histogram */
   int64_t cursor, epoch;
-  int32_t **hard; /* (n_sessions) lists [n, i1, ...] or NULL */
+  int32_t **hard;      /* (n_sessions) lists [n, i1, ...] or NULL */
+  int64_t n_sessions;  /* kept here: the dataset may be freed before the batcher */
 };
 
 void sp_batch_config_default(sp_batch_config *c) {
@@ -30,13 +34,14 @@ void sp_batch_config_default(sp_batch_config *c) {
   c->pad_left = 1;
   c->n_uniform_neg = 1;
   c->n_hard_neg = 1;
+  c->bucket = 1;
   c->seed = 1;
 }
 
 void sp_batcher_free(sp_batcher *b) {
   if (!b) return;
-  for (int64_t i = 0; b->hard && i < b->d->n_sessions; i++) free(b->hard[i]);
-  free(b->hard), free(b->ex_session), free(b->ex_target), free(b->order);
+  for (int64_t i = 0; b->hard && i < b->n_sessions; i++) free(b->hard[i]);
+  free(b->hard), free(b->ex_session), free(b->ex_target), free(b->order), free(b->spare), free(b->batch_perm), free(b->count);
   free(b);
 }
 
@@ -58,6 +63,7 @@ int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config 
   sp_batcher *b = calloc(1, sizeof *b);
   if (!b) return SP_FAIL(SP_ENOMEM, "sp_batcher_new: out of memory");
   b->d = d;
+  b->n_sessions = d->n_sessions;
   b->cfg = cfg;
   int64_t n = 0;
   for (int64_t s = 0; s < d->n_sessions; s++) {
@@ -69,8 +75,11 @@ int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config 
   b->ex_session = malloc((size_t)(n ? n : 1) * sizeof *b->ex_session);
   b->ex_target = malloc((size_t)(n ? n : 1) * sizeof *b->ex_target);
   b->order = malloc((size_t)(n ? n : 1) * sizeof *b->order);
+  b->spare = malloc((size_t)(n ? n : 1) * sizeof *b->spare);
+  b->count = malloc((size_t)(cfg.max_len + 2) * sizeof *b->count);
+  b->batch_perm = malloc((size_t)((n + cfg.batch_size - 1) / cfg.batch_size + 1) * sizeof *b->batch_perm);
   b->hard = calloc((size_t)d->n_sessions + 1, sizeof *b->hard);
-  if (!b->ex_session || !b->ex_target || !b->order || !b->hard) {
+  if (!b->ex_session || !b->ex_target || !b->order || !b->spare || !b->batch_perm || !b->count || !b->hard) {
     sp_batcher_free(b);
     return SP_FAIL(SP_ENOMEM, "sp_batcher_new: out of memory for %lld examples", (long long)n);
   }
@@ -110,6 +119,44 @@ static uint32_t draw_below(uint64_t seed, uint64_t counter, uint64_t index, uint
   return (uint32_t)(((uint64_t)r[0] * n) >> 32); /* bias < n / 2^32: negligible here */
 }
 
+/* The input length of example e: what its row holds before padding. */
+static int32_t example_len(const sp_batcher *b, int64_t e) {
+  int32_t t = b->ex_target[e];
+  return t < b->cfg.max_len ? t : b->cfg.max_len;
+}
+
+/* Sorts the (shuffled) order by length within windows of 64 batches (a stable counting sort,
+ * so equal lengths keep their shuffled order), then shuffles whole batches, so a batch holds
+ * sessions of similar length and the model's trimming drops nearly all padding. */
+static void bucket(sp_batcher *b, int64_t epoch) {
+  const int64_t B = b->cfg.batch_size, window = B * 64, n = b->n_examples;
+  int64_t *count = b->count; /* (max_len + 2) */
+  const int32_t maxlen = b->cfg.max_len;
+  for (int64_t w0 = 0; w0 < n; w0 += window) {
+    int64_t w1 = w0 + window < n ? w0 + window : n;
+    memset(count, 0, sizeof count[0] * (size_t)(maxlen + 2));
+    for (int64_t i = w0; i < w1; i++) count[example_len(b, b->order[i]) + 1]++;
+    for (int32_t l = 1; l <= maxlen + 1; l++) count[l] += count[l - 1];
+    for (int64_t i = w0; i < w1; i++) b->spare[w0 + count[example_len(b, b->order[i])]++] = b->order[i];
+  }
+  /* shuffle whole batches (the last, possibly short, one takes part too) */
+  const int64_t n_batches = (n + B - 1) / B;
+  for (int64_t k = 0; k < n_batches; k++) b->batch_perm[k] = k;
+  if (b->cfg.shuffle)
+    for (int64_t k = n_batches - 1; k > 0; k--) {
+      int64_t j = draw_below(b->cfg.seed ^ 0x5bd1e995ull, order_counter(epoch), (uint64_t)k, (uint32_t)(k + 1));
+      int64_t t = b->batch_perm[k];
+      b->batch_perm[k] = b->batch_perm[j];
+      b->batch_perm[j] = t;
+    }
+  int64_t at = 0;
+  for (int64_t k = 0; k < n_batches; k++) {
+    int64_t from = b->batch_perm[k] * B, len = from + B < n ? B : n - from;
+    memcpy(b->order + at, b->spare + from, sizeof *b->order * (size_t)len);
+    at += len;
+  }
+}
+
 int sp_batcher_start_epoch(sp_batcher *b, int64_t epoch) {
   if (!b) return SP_FAIL(SP_EINVAL, "sp_batcher_start_epoch: NULL batcher");
   if (epoch < 0) return SP_FAIL(SP_EINVAL, "sp_batcher_start_epoch: epoch must be >= 0");
@@ -123,6 +170,7 @@ int sp_batcher_start_epoch(sp_batcher *b, int64_t epoch) {
       b->order[i] = b->order[j];
       b->order[j] = t;
     }
+  if (b->cfg.bucket) bucket(b, epoch);
   return SP_OK;
 }
 

@@ -281,10 +281,13 @@ typedef struct {
   int shuffle;        /* 1: a new order every epoch */
   int pad_left;       /* 1: right-aligned sequences */
   int n_uniform_neg, n_hard_neg;
+  int bucket;         /* 1: batches of similar lengths (sorted within windows of 64 batches,
+                         then the batches shuffled), so padding costs almost nothing */
   uint64_t seed;
 } sp_batch_config;
 typedef struct sp_batcher sp_batcher;
-void sp_batch_config_default(sp_batch_config *cfg); /* train, 256, 50, augment, shuffle, left pad, 1 + 1 */
+void sp_batch_config_default(sp_batch_config *cfg); /* train, 256, 50, augment, shuffle, left pad,
+                                                      1 + 1 negatives, bucket */
 int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config *cfg);
 void sp_batcher_free(sp_batcher *b);
 int64_t sp_batcher_n_examples(const sp_batcher *b);

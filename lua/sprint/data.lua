@@ -273,7 +273,7 @@ Batcher.__index = Batcher
 local SPLIT_IDS = { train = 0, valid = 1, test = 2 }
 local BATCH_KEYS = { split = "string", batch_size = "number", max_len = "number", prefix_augment = "boolean",
                      shuffle = "boolean", pad_left = "boolean", n_uniform_neg = "number", n_hard_neg = "number",
-                     seed = "number" }
+                     bucket = "boolean", seed = "number" }
 
 -- ds:batches{split = "train", batch_size = 256, max_len = 50, ...}: reusable int32 tensors
 -- filled batch by batch (no allocation per batch). for rows in b:epoch(e) do ... b.seq ... end

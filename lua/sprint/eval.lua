@@ -263,7 +263,8 @@ function M.rank(model, ds, opts)
   local n_items = s.n_items or ds:n_items()
   local B = s.batch_size
   local batcher = ds:batches { split = s.split, batch_size = B, max_len = s.max_len, prefix_augment = false,
-                               shuffle = false, pad_left = s.pad_left, n_uniform_neg = 0, n_hard_neg = 0 }
+                               shuffle = false, bucket = false, pad_left = s.pad_left, n_uniform_neg = 0,
+                               n_hard_neg = 0 }
   local total = batcher:n_examples()
   if total < 1 then error("eval.rank: the " .. s.split .. " split has no session of length >= 2", 2) end
   local H = longest_input(ds, s.split)

@@ -254,6 +254,7 @@ Test(batcher, known_rows_padding_and_augmentation) {
   c.batch_size = 4;
   c.max_len = 2;
   c.shuffle = 0;
+  c.bucket = 0;
   c.n_hard_neg = 0;
   sp_batcher *b;
   cr_assert_eq(sp_batcher_new(&b, d, &c), SP_OK, "%s", sp_last_error());
@@ -297,6 +298,7 @@ Test(batcher, known_rows_padding_and_augmentation) {
 static int64_t epoch_digest(sp_dataset *d, int batch, int64_t epoch, int hard) {
   sp_batch_config c;
   sp_batch_config_default(&c);
+  c.bucket = 0; /* bucketing forms batches by length, so it depends on the batch size */
   c.batch_size = batch;
   c.max_len = 5;
   c.seed = 77;
@@ -338,6 +340,44 @@ Test(batcher, deterministic_and_independent_of_batch_size) {
   cr_expect_eq(a, epoch_digest(d, 7, 0, 0), "the batch size changed the examples or negatives");
   cr_expect_neq(a, epoch_digest(d, 32, 1, 0), "epoch 1 repeats epoch 0's order");
   cr_expect_neq(a, epoch_digest(d, 32, 0, 1), "hard negatives were not used");
+  sp_dataset_free(d);
+}
+
+Test(batcher, bucketing_keeps_the_examples_and_groups_lengths) {
+  sp_planted_config g;
+  sp_planted_config_default(&g);
+  g.n_sessions = 400;
+  sp_dataset *d;
+  sp_dataset_generate_planted(&d, &g, NULL);
+  int64_t seen[2][8] = {{0}};
+  int64_t spread[2] = {0, 0};
+  for (int bucket = 0; bucket < 2; bucket++) {
+    sp_batch_config c;
+    sp_batch_config_default(&c);
+    c.batch_size = 16, c.max_len = 8, c.bucket = bucket, c.n_hard_neg = 0, c.n_uniform_neg = 0;
+    sp_batcher *b;
+    cr_assert_eq(sp_batcher_new(&b, d, &c), SP_OK);
+    sp_batcher_start_epoch(b, 3);
+    sp_tensor *seq = i32(2, SHAPE(16, 8)), *tg = i32(1, SHAPE(16)), *ses = i32(1, SHAPE(16));
+    int rows;
+    while (sp_batcher_next(b, seq, NULL, tg, NULL, ses, &rows) == SP_OK && rows > 0) {
+      int lo = 99, hi = 0;
+      for (int r = 0; r < rows; r++) {
+        int len = 0;
+        for (int k = 0; k < 8; k++) len += sp_tensor_i32(seq)[r * 8 + k] != 0;
+        lo = len < lo ? len : lo, hi = len > hi ? len : hi;
+        /* an order-independent digest of (session, target): sums of a few mixes */
+        uint64_t x = (uint64_t)sp_tensor_i32(ses)[r] * 1000003u + (uint64_t)sp_tensor_i32(tg)[r];
+        for (int m = 0; m < 8; m++) seen[bucket][m] += (int64_t)((x * (2654435761u + 2u * (uint64_t)m)) >> 7);
+      }
+      spread[bucket] += hi - lo;
+    }
+    t_free_all((sp_tensor *[]){seq, tg, ses}, 3);
+    sp_batcher_free(b);
+  }
+  for (int m = 0; m < 8; m++) cr_expect_eq(seen[0][m], seen[1][m], "bucketing changed the set of examples");
+  cr_expect(spread[1] * 2 < spread[0], "bucketed batches are not more uniform in length: %lld vs %lld",
+            (long long)spread[1], (long long)spread[0]);
   sp_dataset_free(d);
 }
 
