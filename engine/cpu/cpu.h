@@ -62,7 +62,7 @@ void sp_cpu_embedding_forward(float *out, const float *weight, const int32_t *id
 void sp_cpu_embedding_backward(float *dweight, const float *dout, const int32_t *idx, int64_t n,
                                int d, int padding_idx);
 
-/* dropout.c: keep iff the 16-bit uniform of (seed, counter, i) >= round(p 2^16);
+/* dropout.c: keep iff the 16-bit hash uniform of (seed, counter, i) >= round(p 2^16);
  * out = x * keep / (1 - p). */
 void sp_cpu_dropout_forward(float *out, const float *x, int64_t n, float p, uint64_t seed,
                             uint64_t counter);
