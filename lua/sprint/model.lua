@@ -139,7 +139,7 @@ end
 
 -- BERT4Rec's cloze loss: mask items at random, predict them over all items.
 local function cloze_loss(self, ctx, b, rows)
-  local seq = b.seq
+  local seq = trim(ctx, b.seq, b.last) -- trimmed first, so positions below index h_seq directly
   local B, L = seq:shape()[1], seq:shape()[2]
   local masked, labels = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B, L }, "i32")
   if C.sp_bert4rec_mask(masked._p, labels._p, seq._p, self.mask_prob, C.sp_backbone_mask_token(self._p),

@@ -1,0 +1,79 @@
+-- bench_train.lua — training speed of the backbones: one epoch (paper settings: d = 64, 2 layers,
+-- 2 heads, max length 50, batch 256, BCE with one sampled negative; BERT4Rec cloze with a full
+-- softmax), median over epochs, on 1 and 2 threads, with the machine and peak memory.
+--   build/sprint run tools/bench_train.lua [DATASET] [BACKBONE] [EPOCHS]
+local ffi = require "ffi"
+local sprint = require "sprint"
+
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } sp_bench_ts;
+  int clock_gettime(int clk, sp_bench_ts *ts);
+]]
+local ts = ffi.new("sp_bench_ts")
+local function now()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  return n % 2 == 1 and xs[(n + 1) / 2] or 0.5 * (xs[n / 2] + xs[n / 2 + 1])
+end
+local function peak_mib()
+  local f = io.open("/proc/self/status")
+  local s = f and f:read("*a") or ""
+  if f then f:close() end
+  return (tonumber(s:match("VmHWM:%s*(%d+)")) or 0) / 1024
+end
+local function cpu_model()
+  local f = io.open("/proc/cpuinfo")
+  local s = f and f:read("*a") or ""
+  if f then f:close() end
+  return s:match("model name%s*:%s*([^\n]+)") or "unknown"
+end
+
+local args = (SPRINT_CLI and SPRINT_CLI.args) or {}
+local datasets = args[1] and { args[1] } or { "beauty", "yelp" }
+local kinds = args[2] and { args[2] } or { "sasrec", "bert4rec", "gru4rec" }
+local epochs = tonumber(args[3] or "4")
+print(string.format("machine: %s; %s", cpu_model(), sprint.blas_info()))
+
+for _, name in ipairs(datasets) do
+  local ok, ds = pcall(sprint.data.load, name)
+  if not ok then
+    print(name .. ": " .. tostring(ds))
+  else
+    for _, kind in ipairs(kinds) do
+      for _, threads in ipairs({ 1, 2 }) do
+        sprint.set_num_threads(threads)
+        local P = sprint.nn.params(1)
+        local m = sprint.model.backbone(P, { kind = kind, n_items = ds:n_items() })
+        local opt = sprint.optim.adam(P, { lr = 1e-3, weight_decay = 1e-4 })
+        local ctx = sprint.ctx(1)
+        local b = ds:batches { batch_size = 256, max_len = 50, n_hard_neg = 0 }
+        local times = {}
+        for e = 1, epochs do
+          local t0 = now()
+          for rows in b:epoch(e) do
+            ctx:reset()
+            local loss = m:loss(ctx, b, rows)
+            opt:zero_grad()
+            ctx:backward(loss)
+            opt:step()
+          end
+          if e > 1 then times[#times + 1] = now() - t0 end -- the first epoch grows the arena
+        end
+        local te = {}
+        for _ = 1, 5 do
+          local t0 = now()
+          sprint.eval.rank(function(c, batch) return m:encode_last(c, batch.seq, batch.last) end, ds, { split = "test" })
+          te[#te + 1] = now() - t0
+        end
+        print(string.format("%-7s %-8s %d thread%s: epoch %.3f s (%d examples)   test full-ranking eval %.1f ms",
+          name, kind, threads, threads > 1 and "s" or " ", median(times), b:n_examples(), median(te) * 1e3))
+      end
+    end
+  end
+end
+sprint.set_num_threads(0)
+print(string.format("peak memory (VmHWM): %.1f MiB", peak_mib()))
