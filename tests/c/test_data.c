@@ -221,7 +221,8 @@ Test(data, bad_inputs_are_errors) {
                "/nonexistent/folder");
   expect_error(sp_dataset_prepare(&d, "no-such-loader", paths, 1, NULL), SP_EINVAL,
                "unknown loader");
-  expect_error(sp_dataset_prepare(&d, "beauty-shared", paths, 2, NULL), SP_EINVAL, "one path");
+  const char *two[2] = {"/nonexistent/a", "/nonexistent/b"};
+  expect_error(sp_dataset_prepare(&d, "beauty-shared", two, 2, NULL), SP_EINVAL, "one path");
   sp_prep_config c;
   sp_prep_config_default(&c);
   c.valid_quantile = 0.95;
@@ -295,7 +296,7 @@ Test(batcher, known_rows_padding_and_augmentation) {
 }
 
 /* Every (session, target, negatives) triple of an epoch, in order, for a batch size. */
-static int64_t epoch_digest(sp_dataset *d, int batch, int64_t epoch, int hard) {
+static uint64_t epoch_digest(sp_dataset *d, int batch, int64_t epoch, int hard) {
   sp_batch_config c;
   sp_batch_config_default(&c);
   c.bucket = 0; /* bucketing forms batches by length, so it depends on the batch size */
@@ -311,13 +312,13 @@ static int64_t epoch_digest(sp_dataset *d, int batch, int64_t epoch, int hard) {
   sp_batcher_start_epoch(b, epoch);
   sp_tensor *seq = i32(2, (int[]){batch, 5}), *tg = i32(1, (int[]){batch}),
             *neg = i32(2, (int[]){batch, 2}), *ses = i32(1, (int[]){batch});
-  int64_t h = 1469598103934665603ll;
+  uint64_t h = 1469598103934665603ull;
   int rows;
   while (sp_batcher_next(b, seq, NULL, tg, neg, ses, &rows) == SP_OK && rows > 0)
     for (int r = 0; r < rows; r++) {
       int32_t v[4] = {sp_tensor_i32(ses)[r], sp_tensor_i32(tg)[r], sp_tensor_i32(neg)[2 * r],
                       sp_tensor_i32(neg)[2 * r + 1]};
-      for (int k = 0; k < 4; k++) h = (h ^ v[k]) * 1099511628211ll;
+      for (int k = 0; k < 4; k++) h = (h ^ (uint32_t)v[k]) * 1099511628211ull;
       sp_session_view s;
       sp_dataset_session(d, sp_tensor_i32(ses)[r], &s);
       for (int k = 0; k < s.len; k++)
@@ -335,7 +336,7 @@ Test(batcher, deterministic_and_independent_of_batch_size) {
   g.n_sessions = 200;
   sp_dataset *d;
   sp_dataset_generate_planted(&d, &g, NULL);
-  int64_t a = epoch_digest(d, 32, 0, 0);
+  uint64_t a = epoch_digest(d, 32, 0, 0);
   cr_expect_eq(a, epoch_digest(d, 32, 0, 0), "same seed and epoch, different batches");
   cr_expect_eq(a, epoch_digest(d, 7, 0, 0), "the batch size changed the examples or negatives");
   cr_expect_neq(a, epoch_digest(d, 32, 1, 0), "epoch 1 repeats epoch 0's order");
