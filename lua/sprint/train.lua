@@ -17,8 +17,15 @@ M.defaults = {
   ks = { 5, 10, 20 }, verbose = true,
 }
 
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } sp_train_timespec;
+  int clock_gettime(int clk, sp_train_timespec *ts);
+]]
+local timespec = ffi.new("sp_train_timespec")
+-- Wall-clock seconds (CLOCK_MONOTONIC): os.clock would add up every thread's CPU time.
 local function now()
-  return os.clock()
+  ffi.C.clock_gettime(1, timespec)
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
 end
 
 -- A Lua literal for plain data (numbers, strings, booleans, nested tables).
