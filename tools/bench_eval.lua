@@ -9,36 +9,8 @@ local sprint = require "sprint"
 local eval = require "sprint.eval"
 local C = sprint.lib.C
 
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_nsec; } sp_bench_eval_timespec;
-  int clock_gettime(int clk, sp_bench_eval_timespec *ts);
-]]
-local ts = ffi.new("sp_bench_eval_timespec")
-local function now()
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
-
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) / 2] or 0.5 * (xs[n / 2] + xs[n / 2 + 1])
-end
-
-local function peak_rss_mib()
-  local f = io.open("/proc/self/status")
-  if not f then return 0 end
-  local s = f:read("*a")
-  f:close()
-  return (tonumber(s:match("VmHWM:%s*(%d+)")) or 0) / 1024
-end
-
-local function cpu_model()
-  local f = io.open("/proc/cpuinfo")
-  local s = f and f:read("*a") or ""
-  if f then f:close() end
-  return s:match("model name%s*:%s*([^\n]+)") or "unknown"
-end
+local clock = require "sprint.clock"
+local now, median, peak_rss_mib, cpu_model = clock.now, clock.median, clock.peak_mib, clock.cpu_model
 
 local args = (rawget(_G, "SPRINT_CLI") and SPRINT_CLI.args) or arg or {}
 local reps = tonumber(args[1] or "21")

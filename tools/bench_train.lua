@@ -2,35 +2,10 @@
 -- 2 heads, max length 50, batch 256, BCE with one sampled negative; BERT4Rec cloze with a full
 -- softmax), median over epochs, on 1 and 2 threads, with the machine and peak memory.
 --   build/sprint run tools/bench_train.lua [DATASET] [BACKBONE] [EPOCHS]
-local ffi = require "ffi"
 local sprint = require "sprint"
 
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_nsec; } sp_bench_ts;
-  int clock_gettime(int clk, sp_bench_ts *ts);
-]]
-local ts = ffi.new("sp_bench_ts")
-local function now()
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) / 2] or 0.5 * (xs[n / 2] + xs[n / 2 + 1])
-end
-local function peak_mib()
-  local f = io.open("/proc/self/status")
-  local s = f and f:read("*a") or ""
-  if f then f:close() end
-  return (tonumber(s:match("VmHWM:%s*(%d+)")) or 0) / 1024
-end
-local function cpu_model()
-  local f = io.open("/proc/cpuinfo")
-  local s = f and f:read("*a") or ""
-  if f then f:close() end
-  return s:match("model name%s*:%s*([^\n]+)") or "unknown"
-end
+local clock = require "sprint.clock"
+local now, median, peak_mib, cpu_model = clock.now, clock.median, clock.peak_mib, clock.cpu_model
 
 local args = (SPRINT_CLI and SPRINT_CLI.args) or {}
 local datasets = args[1] and { args[1] } or { "beauty", "yelp" }

@@ -4,7 +4,6 @@
 -- atomically) from which a killed run resumes with the same numbers, and the hooks later
 -- stages use: a function called every `every` epochs and extra loss terms.
 --   local result = sprint.train.fit(model, ds, { epochs = 200, metric = "NDCG@10", run_dir = dir })
-local ffi = require "ffi"
 local lib = require "sprint.lib"
 local C = lib.C
 
@@ -17,16 +16,7 @@ M.defaults = {
   ks = { 5, 10, 20 }, verbose = true,
 }
 
-ffi.cdef [[
-  typedef struct { long tv_sec; long tv_nsec; } sp_train_timespec;
-  int clock_gettime(int clk, sp_train_timespec *ts);
-]]
-local timespec = ffi.new("sp_train_timespec")
--- Wall-clock seconds (CLOCK_MONOTONIC): os.clock would add up every thread's CPU time.
-local function now()
-  ffi.C.clock_gettime(1, timespec)
-  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
-end
+local now = require("sprint.clock").now -- wall-clock seconds
 
 -- A Lua literal for plain data (numbers, strings, booleans, nested tables).
 local function serialize(v, indent)
