@@ -13,6 +13,7 @@ local cfg = sprint.config {
   epochs = 200, patience = 10, metric = "NDCG@10", eval_every = 1,
   ties = "pessimistic", mask_session_items = false,
   run_dir = "runs/backbone", resume = true, threads = 0,
+  tie_order = "input", -- order of same-time events (Beauty's reviews have day resolution)
 }
 sprint.set_num_threads(cfg.threads)
 
@@ -23,12 +24,13 @@ local PAPER = {
   yelp = { sasrec = { ["HR@10"] = 0.0554, ["NDCG@10"] = 0.0275 } },
 }
 
-local ds = sprint.data.load(cfg.dataset)
+local ds = sprint.data.load(cfg.dataset, cfg.tie_order ~= "input" and { tie_order = cfg.tie_order } or nil)
 print(string.format("sprint %s | %s: %d sessions, %d items | %s | blas: %s", sprint.version(), cfg.dataset,
   ds:n_sessions(), ds:n_items(), cfg.backbone, sprint.blas_info()))
 
 local name = cfg.backbone
-local dir = string.format("%s/%s-%s", cfg.run_dir, cfg.dataset, cfg.backbone)
+local dir = string.format("%s/%s-%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
+  cfg.tie_order ~= "input" and ("-ties-" .. cfg.tie_order) or "")
 local rep = sprint.report.new { title = string.format("%s, %s (test split, full ranking, %s ties)",
   cfg.dataset, cfg.backbone, cfg.ties) }
 local paper = PAPER[cfg.dataset] and PAPER[cfg.dataset][cfg.backbone]

@@ -99,6 +99,7 @@ static int64_t kcore(const sp_raw *raw, uint8_t *alive, int user_core, int item_
 typedef struct {
   int32_t user;
   int64_t time;
+  int64_t tie; /* order among equal times: the input index, a hash of it, or its negation */
   int64_t index;
 } ev_order;
 
@@ -106,7 +107,18 @@ static int cmp_event(const void *a, const void *b) {
   const ev_order *x = a, *y = b;
   if (x->user != y->user) return x->user < y->user ? -1 : 1;
   if (x->time != y->time) return x->time < y->time ? -1 : 1;
-  return (x->index > y->index) - (x->index < y->index);
+  return (x->tie > y->tie) - (x->tie < y->tie);
+}
+
+static int64_t tie_key(int tie_order, int64_t index) {
+  if (tie_order == 2) return -index;
+  if (tie_order == 1) { /* SplitMix64 of the index: a fixed, seedless shuffle */
+    uint64_t z = (uint64_t)index + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (int64_t)((z ^ (z >> 31)) >> 1);
+  }
+  return index;
 }
 
 static int64_t floor_div(int64_t a, int64_t b) {
@@ -140,7 +152,7 @@ static int sessionize(const sp_raw *raw, const sp_prep_config *cfg, const uint8_
   }
   int64_t k = 0;
   for (int64_t e = 0; e < raw->n_events; e++)
-    if (ev_alive[e]) ord[k++] = (ev_order){raw->ev_user[e], raw->ev_time[e], e};
+    if (ev_alive[e]) ord[k++] = (ev_order){raw->ev_user[e], raw->ev_time[e], tie_key(cfg->tie_order, e), e};
   qsort(ord, (size_t)n, sizeof *ord, cmp_event);
   s->n = 0;
   int64_t user_sessions = 0;
@@ -211,6 +223,8 @@ static int check_config(const sp_prep_config *c) {
   if (!(c->valid_quantile > 0 && c->valid_quantile <= c->test_quantile && c->test_quantile <= 1))
     return SP_FAIL(SP_EINVAL, "prepare: need 0 < valid_quantile <= test_quantile <= 1, got %g, %g",
                    c->valid_quantile, c->test_quantile);
+  if (c->tie_order < 0 || c->tie_order > 2)
+    return SP_FAIL(SP_EINVAL, "prepare: tie_order must be 0 (input), 1 (shuffle) or 2 (reverse), got %d", c->tie_order);
   if (c->min_session_len < 1 || c->min_item_support < 1 || c->min_eval_len < 1 ||
       c->user_core < 0 || c->item_core < 0 || c->max_session_len < 0)
     return SP_FAIL(SP_EINVAL,

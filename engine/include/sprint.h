@@ -202,6 +202,8 @@ typedef struct {
   int filter_unseen_eval;     /* drop items never seen in training from valid/test sessions */
   int min_eval_len;           /* then drop valid/test sessions shorter than this */
   int skip_bad_lines;         /* count malformed input lines by cause instead of failing */
+  int tie_order;              /* events with equal times (day-resolution reviews): 0 keep the
+                                 input's order, 1 a seeded shuffle, 2 reversed */
 } sp_prep_config;
 void sp_prep_config_default(sp_prep_config *cfg); /* the paper's Beauty settings */
 

@@ -55,7 +55,7 @@ local PREP_KEYS = {
   user_core = "number", item_core = "number", min_session_len = "number",
   min_item_support = "number", max_session_len = "number", valid_quantile = "number",
   test_quantile = "number", filter_unseen_eval = "boolean", min_eval_len = "number",
-  skip_bad_lines = "boolean",
+  skip_bad_lines = "boolean", tie_order = "string",
 }
 local GEN_KEYS = {
   n_intents = "number", items_per_intent = "number", n_sessions = "number", min_len = "number",
@@ -97,7 +97,11 @@ local function prep_config(s)
   local c = ffi.new("sp_prep_config")
   C.sp_prep_config_default(c)
   for k, v in pairs(s) do
-    if k == "session_rule" then
+    if k == "tie_order" then
+      local t = ({ input = 0, shuffle = 1, reverse = 2 })[v]
+      if not t then error("sprint.data: tie_order must be input, shuffle or reverse, got " .. tostring(v), 0) end
+      c.tie_order = t
+    elseif k == "session_rule" then
       local r = RULES[v]
       if not r then error("sprint.data: session_rule must be day, gap or given, got " .. tostring(v), 0) end
       c.session_rule = r
