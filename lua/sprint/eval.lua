@@ -27,7 +27,7 @@ M.DEFAULT_KS = { 5, 10, 20 }
 local OPTS = {
   split = "string", ks = "table", batch_size = "number", max_len = "number", ties = "string",
   mask_session_items = "boolean", candidates = "any", n_candidates = "number", seed = "number",
-  ctx = "table", pad_left = "boolean", n_items = "number",
+  ctx = "table", pad_left = "boolean", n_items = "number", prefixes = "boolean",
 }
 
 local function sorted_keys(t)
@@ -68,6 +68,7 @@ local function settings(opts)
     seed = int_at_least(opts.seed or 1, 0, "seed"),
     pad_left = opts.pad_left ~= false,
     n_items = opts.n_items,
+    prefixes = opts.prefixes or false,
   }
   if s.split ~= "train" and s.split ~= "valid" and s.split ~= "test" then
     error("eval.rank: split must be train, valid or test, got " .. tostring(s.split), 3)
@@ -206,6 +207,20 @@ local function longest_input(ds, split)
   return H
 end
 
+-- With prefixes, a row's history is its own input: the items before its target.
+local function fill_history_from_seq(hist, H, seq, rows)
+  local hd, sq = hist:data(), seq:data()
+  local L = seq:size(2)
+  ffi.fill(hd, ffi.sizeof("int32_t") * hist:numel())
+  for r = 0, rows - 1 do
+    local p = 0
+    for c = 0, L - 1 do
+      local it = sq[r * L + c]
+      if it ~= 0 and p < H then hd[r * H + p], p = it, p + 1 end
+    end
+  end
+end
+
 -- Fills history (B, H) with every input item of each real row's session (0-padded).
 local function fill_history(ds, hist, H, session, rows)
   local hd, sd = hist:data(), session:data()
@@ -254,7 +269,10 @@ end
 --   (B, C) tensor, column 0 the target, e.g. eval.model_candidates(pretrained); or a table
 --   {[session index] = {target, negatives...}}), n_candidates (20), seed (1),
 --   n_items (the dataset's; ranked items are 1..n_items), ctx (a context to use; it is reset
---   before every batch and its modes are restored afterwards; default: a private one).
+--   before every batch and its modes are restored afterwards; default: a private one),
+--   prefixes (false: each session's last item is the target; true: every item after the
+--   first is, given the items before it, as many SBR papers evaluate; sessions then repeat
+--   in `sessions`, one entry per prefix, and masking hides the prefix's own items).
 -- Returns { metrics, ranks, sessions (1-based dataset indices), n, settings }.
 function M.rank(model, ds, opts)
   local encode = M._encoder(model, 2)
@@ -262,7 +280,7 @@ function M.rank(model, ds, opts)
   local s = settings(opts)
   local n_items = s.n_items or ds:n_items()
   local B = s.batch_size
-  local batcher = ds:batches { split = s.split, batch_size = B, max_len = s.max_len, prefix_augment = false,
+  local batcher = ds:batches { split = s.split, batch_size = B, max_len = s.max_len, prefix_augment = s.prefixes,
                                shuffle = false, bucket = false, pad_left = s.pad_left, n_uniform_neg = 0,
                                n_hard_neg = 0 }
   local total = batcher:n_examples()
@@ -304,7 +322,11 @@ function M.rank(model, ds, opts)
     for rows in batcher:epoch(0) do
       batch.rows = rows
       ctx:reset()
-      fill_history(ds, batch.history, H, batch.session, rows)
+      if s.prefixes then
+        fill_history_from_seq(batch.history, H, batch.seq, rows)
+      else
+        fill_history(ds, batch.history, H, batch.session, rows)
+      end
       local h, items = encode(ctx, batch)
       check_model_out(h, items, B, 0)
       local rc
@@ -349,6 +371,7 @@ function M.rank(model, ds, opts)
   local settings_out = {
     split = s.split, ks = s.ks, ties = s.ties, mask_session_items = s.mask_session_items,
     candidates = s.candidates, n_items = n_items, max_len = s.max_len, pad_left = s.pad_left,
+    prefixes = s.prefixes or nil,
   }
   if s.candidates ~= "full" then settings_out.n_candidates = n_cand end
   if s.candidates == "uniform" then settings_out.seed = s.seed end

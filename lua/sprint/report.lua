@@ -18,7 +18,7 @@ M.Report = Report
 
 M.PAPER_COLUMNS = { "HR@5", "NDCG@5", "HR@10", "NDCG@10", "HR@20", "NDCG@20" }
 -- Settings that must agree between runs of one table (else the numbers are not comparable).
-local PROTOCOL = { "split", "ties", "mask_session_items", "candidates", "n_candidates", "n_items" }
+local PROTOCOL = { "split", "ties", "mask_session_items", "candidates", "n_candidates", "n_items", "prefixes" }
 
 -- report.new{title, baseline, columns, digits, alpha, test_metric}: an empty table.
 --   baseline     method the t-test compares every other method against (nil: no test)

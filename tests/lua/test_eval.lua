@@ -328,4 +328,20 @@ function tests.option_and_model_errors()
   end)
 end
 
+function tests.prefixes_evaluate_every_position()
+  local ds = dataset()
+  local n = ds:n_items()
+  local last = eval.rank(oracle(n), ds, { split = "test", ks = { 1 } })
+  local all = eval.rank(oracle(n), ds, { split = "test", ks = { 1 }, prefixes = true })
+  local expected = 0
+  for i = 1, ds:n_sessions() do
+    local s = ds:session_view(i)
+    if s.split == 2 then expected = expected + s.len - 1 end
+  end
+  h.eq(all.n, expected, "one example per prefix of every test session")
+  h.truthy(all.n > last.n)
+  h.eq(all.metrics["HR@1"], 1, "an oracle ranks every prefix's target first")
+  h.eq(all.settings.prefixes, true)
+end
+
 return tests
