@@ -69,7 +69,8 @@ function M.fit(model, ds, user_opts)
   local o = {}
   for k, v in pairs(M.defaults) do o[k] = v end
   for k, v in pairs(user_opts or {}) do
-    if M.defaults[k] == nil and k ~= "run_dir" and k ~= "hooks" and k ~= "evaluate" and k ~= "log" then
+    if M.defaults[k] == nil and k ~= "run_dir" and k ~= "hooks" and k ~= "evaluate" and k ~= "log"
+        and k ~= "hard_negatives" then
       error("train.fit: unknown option '" .. tostring(k) .. "'", 2)
     end
     o[k] = v
@@ -86,6 +87,10 @@ function M.fit(model, ds, user_opts)
   local batches = ds:batches { split = "train", batch_size = o.batch_size, max_len = o.max_len,
     prefix_augment = o.prefix_augment, n_uniform_neg = o.n_uniform_neg, n_hard_neg = o.n_hard_neg,
     seed = o.seed }
+
+  -- Eq. 16's hard negatives: { [session index (1-based)] = { item, ... } }, e.g. the items an
+  -- LLM wrongly predicted; sessions without a list draw a uniform negative in their place.
+  for session, items in pairs(o.hard_negatives or {}) do batches:set_hard_negatives(session, items) end
 
   local state = { epoch = 0, best = -math.huge, best_epoch = 0, bad_evals = 0, history = {} }
   local ckpt = o.run_dir and (o.run_dir .. "/checkpoint") or nil

@@ -108,6 +108,10 @@ function tests.hooks_run_every_n_epochs_and_extra_losses_count()
     },
   })
   h.eq(h.show(calls), "{2, 4}")
+  -- hard negatives reach the batches (a bad item id is the batcher's error)
+  h.raises("item 99999", function()
+    sprint.train.fit(m, ds, { epochs = 1, n_hard_neg = 1, hard_negatives = { [1] = { 99999 } }, log = quiet })
+  end)
   h.truthy(extra_calls > 0)
   h.raises("unknown option 'epoch'", function() sprint.train.fit(m, ds, { epoch = 3 }) end)
 end
