@@ -8,8 +8,8 @@ local clock = require "sprint.clock"
 local now, median, peak_mib, cpu_model = clock.now, clock.median, clock.peak_mib, clock.cpu_model
 
 local args = (SPRINT_CLI and SPRINT_CLI.args) or {}
-local datasets = args[1] and { args[1] } or { "beauty", "yelp" }
-local kinds = args[2] and { args[2] } or { "sasrec", "bert4rec", "gru4rec" }
+local datasets = (args[1] and args[1] ~= "") and { args[1] } or { "beauty", "yelp" }
+local kinds = (args[2] and args[2] ~= "") and { args[2] } or { "sasrec", "bert4rec", "gru4rec" }
 local epochs = tonumber(args[3] or "4")
 print(string.format("machine: %s; %s", cpu_model(), sprint.blas_info()))
 

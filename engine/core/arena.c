@@ -49,7 +49,21 @@ void sp_arena_destroy(sp_arena *a) {
   memset(a, 0, sizeof *a);
 }
 
+static void *arena_take(sp_arena *a, int64_t bytes, int64_t *need_out);
+
 void *sp_arena_alloc(sp_arena *a, int64_t bytes) {
+  int64_t need;
+  void *p = arena_take(a, bytes, &need);
+  if (p) memset(p, 0, (size_t)need);
+  return p;
+}
+
+void *sp_arena_alloc_uninit(sp_arena *a, int64_t bytes) {
+  int64_t need;
+  return arena_take(a, bytes, &need);
+}
+
+static void *arena_take(sp_arena *a, int64_t bytes, int64_t *need_out) {
   int64_t need = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
   if (need == 0) need = ARENA_ALIGN;
   if (!a->head || a->head->used + need > a->head->size) {
@@ -66,7 +80,7 @@ void *sp_arena_alloc(sp_arena *a, int64_t bytes) {
   }
   void *p = a->head->base + a->head->used;
   a->head->used += need;
-  memset(p, 0, (size_t)need);
+  *need_out = need;
   return p;
 }
 

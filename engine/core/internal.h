@@ -53,6 +53,7 @@ typedef struct {
 void sp_arena_init(sp_arena *a, int64_t initial);
 void sp_arena_destroy(sp_arena *a);
 void *sp_arena_alloc(sp_arena *a, int64_t bytes);  /* 64-byte aligned, zeroed; NULL on OOM */
+void *sp_arena_alloc_uninit(sp_arena *a, int64_t bytes); /* the same, not zeroed */
 void sp_arena_reset(sp_arena *a);
 int64_t sp_arena_used(const sp_arena *a);
 
@@ -85,6 +86,8 @@ struct sp_ctx {
 
 /* A new arena tensor (zeroed data). */
 int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);
+/* The same without zeroing, for outputs the kernel writes completely (saves a memset). */
+int sp_arena_tensor_uninit(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);
 /* Records a node if grad is enabled and any input requires grad; marks out accordingly.
  * Returns the node (to fill saved/params) or NULL when nothing is recorded. */
 sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_tensor *out,

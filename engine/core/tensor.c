@@ -56,11 +56,11 @@ void sp_tensor_free(sp_tensor *t) {
   free(t);
 }
 
-int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape) {
+static int arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape, int zero) {
   int64_t numel;
   SP_TRY(shape_numel("arena tensor", ndim, shape, &numel));
   sp_tensor *t = sp_arena_alloc(&ctx->arena, (int64_t)sizeof *t);
-  void *data = t ? sp_arena_alloc(&ctx->arena, numel * 4) : NULL;
+  void *data = !t ? NULL : zero ? sp_arena_alloc(&ctx->arena, numel * 4) : sp_arena_alloc_uninit(&ctx->arena, numel * 4);
   if (!data) return SP_FAIL(SP_ENOMEM, "arena: cannot allocate %lld elements", (long long)numel);
   header_init(t, dtype, ndim, shape, numel);
   t->data = data;
@@ -68,6 +68,14 @@ int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, cons
   t->generation = ctx->generation;
   *out = t;
   return SP_OK;
+}
+
+int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape) {
+  return arena_tensor(ctx, out, dtype, ndim, shape, 1);
+}
+
+int sp_arena_tensor_uninit(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape) {
+  return arena_tensor(ctx, out, dtype, ndim, shape, 0);
 }
 
 int sp_tensor_ndim(const sp_tensor *t) { return t ? t->ndim : 0; }

@@ -22,7 +22,7 @@ static int binary(sp_ctx *ctx, sp_tensor **out, sp_tensor *a, sp_tensor *b, sp_b
                    sp_shape_str(b, sb), sp_shape_str(a, sa));
   }
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, a->ndim, a->shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, a->ndim, a->shape));
   sp_cpu_binary_forward(o->data, a->data, b->data, a->numel, b->numel, kind);
   sp_tensor *in[2] = {a, b};
   sp_node *node = sp_tape_record(ctx, op, binary_backward, o, 2, in);

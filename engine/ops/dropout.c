@@ -23,7 +23,7 @@ int sp_dropout(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, float p) {
   SP_CHECK_F32(ctx, op, x);
   if (!(p >= 0.0f && p < 1.0f)) return SP_FAIL(SP_EINVAL, "%s: p must be in [0, 1), got %g", op, (double)p);
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, x->ndim, x->shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, x->shape));
   if (!ctx->training || p == 0.0f) { /* identity: still a fresh tensor, so callers may write it */
     const float *xd = x->data;
     float *od = o->data;

@@ -30,7 +30,7 @@ int sp_embedding(sp_ctx *ctx, sp_tensor **out, sp_tensor *weight, sp_tensor *idx
   for (int i = 0; i < idx->ndim; i++) shape[i] = idx->shape[i];
   shape[idx->ndim] = d;
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, idx->ndim + 1, shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, idx->ndim + 1, shape));
   sp_cpu_embedding_forward(o->data, weight->data, ix, idx->numel, d, padding_idx);
   sp_tensor *in[2] = {weight, idx};
   sp_node *node = sp_tape_record(ctx, op, embedding_backward, o, 2, in);

@@ -27,9 +27,9 @@ int sp_layernorm(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *weight, 
   if (!(eps > 0.0f)) return SP_FAIL(SP_EINVAL, "%s: eps must be > 0, got %g", op, (double)eps);
   int rows = d ? (int)(x->numel / d) : 0;
   sp_tensor *o, *mean, *rstd;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, x->ndim, x->shape));
-  SP_TRY(sp_arena_tensor(ctx, &mean, SP_F32, 1, (int[]){rows}));
-  SP_TRY(sp_arena_tensor(ctx, &rstd, SP_F32, 1, (int[]){rows}));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, x->shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &mean, SP_F32, 1, (int[]){rows}));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &rstd, SP_F32, 1, (int[]){rows}));
   sp_cpu_layernorm_forward(o->data, mean->data, rstd->data, x->data, weight->data, bias->data, rows,
                            d, eps);
   sp_tensor *in[3] = {x, weight, bias};

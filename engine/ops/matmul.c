@@ -42,7 +42,7 @@ int sp_matmul(sp_ctx *ctx, sp_tensor **out, sp_tensor *a, sp_tensor *b, int tran
   shape[a->ndim - 2] = m;
   shape[a->ndim - 1] = n;
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, a->ndim, shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, a->ndim, shape));
   SP_TRY(sp_cpu_matmul_forward(o->data, a->data, b->data, batch, m, n, k, trans_a, trans_b, b_batched));
   sp_tensor *in[2] = {a, b};
   sp_node *node = sp_tape_record(ctx, op, matmul_backward, o, 2, in);
@@ -85,7 +85,7 @@ int sp_linear(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *w, sp_tenso
   for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
   shape[x->ndim - 1] = dout;
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, x->ndim, shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, shape));
   SP_TRY(sp_cpu_linear_forward(o->data, x->data, w->data, b ? b->data : NULL, rows, din, dout));
   sp_tensor *in[3] = {x, w, b};
   sp_node *node = sp_tape_record(ctx, op, linear_backward, o, 3, in);

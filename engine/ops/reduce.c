@@ -32,7 +32,7 @@ static int reduce(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int axis, int all,
     if (ndim == 0) shape[ndim++] = 1;
   }
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, ndim, shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, ndim, shape));
   sp_cpu_reduce_forward(o->data, x->data, outer, n, inner, mean);
   sp_node *node = sp_tape_record(ctx, op, reduce_backward, o, 1, &x);
   if (node) {

@@ -31,7 +31,7 @@ static int softmax(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *key_ma
                      sp_shape_str(key_mask, sm), batch, n, sp_shape_str(x, sx));
   }
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, x->ndim, x->shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, x->shape));
   sp_cpu_softmax_forward(o->data, x->data, key_mask ? key_mask->data : NULL, batch, (int)rows, n,
                          q, log_space);
   sp_tensor *in[2] = {x, key_mask};

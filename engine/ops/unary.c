@@ -15,7 +15,7 @@ static int unary(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_unary_kind kind,
   SP_CHECK_CTX(ctx, op, out);
   SP_CHECK_F32(ctx, op, x);
   sp_tensor *o;
-  SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, x->ndim, x->shape));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, x->shape));
   sp_cpu_unary_forward(o->data, x->data, x->numel, kind, param);
   sp_node *node = sp_tape_record(ctx, op, unary_backward, o, 1, &x);
   if (node) {

@@ -3,16 +3,18 @@
 -- up every thread's CPU time); median of a list; the CPU model; the process's peak memory.
 local ffi = require "ffi"
 
+-- Declared under a private name (an asm label), so a recipe may declare libc's
+-- clock_gettime itself without a conflicting declaration.
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } sp_clock_timespec;
-  int clock_gettime(int clk, sp_clock_timespec *ts);
+  int sp_clock_gettime(int clk, sp_clock_timespec *ts) __asm__("clock_gettime");
 ]]
 
 local M = {}
 local ts = ffi.new("sp_clock_timespec")
 
 function M.now()
-  ffi.C.clock_gettime(1, ts)
+  ffi.C.sp_clock_gettime(1, ts)
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
 end
 

@@ -280,8 +280,11 @@ function M.rank(model, ds, opts)
   local s = settings(opts)
   local n_items = s.n_items or ds:n_items()
   local B = s.batch_size
+  -- Sessions of similar length share a batch (the model then drops almost all padding); the
+  -- results are put back in session order below, so nothing depends on the batching.
+  local bucketed = not s.prefixes
   local batcher = ds:batches { split = s.split, batch_size = B, max_len = s.max_len, prefix_augment = s.prefixes,
-                               shuffle = false, bucket = false, pad_left = s.pad_left, n_uniform_neg = 0,
+                               shuffle = false, bucket = bucketed, pad_left = s.pad_left, n_uniform_neg = 0,
                                n_hard_neg = 0 }
   local total = batcher:n_examples()
   if total < 1 then error("eval.rank: the " .. s.split .. " split has no session of length >= 2", 2) end
@@ -366,6 +369,17 @@ function M.rank(model, ds, opts)
   if own then ctx:free() end
   if not ok then error(err, 2) end
 
+  if bucketed then -- back to session order (each session is one example here)
+    local order = {}
+    for i = 1, n do order[i] = i end
+    table.sort(order, function(a, b) return sessions[a] < sessions[b] end)
+    local sorted_buf, sorted_sessions = ffi.new("float[?]", total), {}
+    for i = 1, n do
+      sorted_buf[i - 1] = buf[order[i] - 1]
+      sorted_sessions[i] = sessions[order[i]]
+    end
+    buf, sessions = sorted_buf, sorted_sessions
+  end
   local ranks = {}
   for i = 1, n do ranks[i] = buf[i - 1] end
   local settings_out = {

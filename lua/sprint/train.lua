@@ -62,7 +62,7 @@ end
 local function default_evaluate(model, ds, split, o)
   local eval = require "sprint.eval"
   return eval.rank(function(ctx, batch) return model:encode_last(ctx, batch.seq, batch.last) end, ds,
-    { split = split, ks = o.ks, batch_size = o.eval_batch_size, max_len = o.max_len })
+    { split = split, ks = o.ks, batch_size = o.eval_batch_size, max_len = o.max_len, ctx = o.eval_ctx })
 end
 
 function M.fit(model, ds, user_opts)
@@ -70,7 +70,7 @@ function M.fit(model, ds, user_opts)
   for k, v in pairs(M.defaults) do o[k] = v end
   for k, v in pairs(user_opts or {}) do
     if M.defaults[k] == nil and k ~= "run_dir" and k ~= "hooks" and k ~= "evaluate" and k ~= "log"
-        and k ~= "hard_negatives" then
+        and k ~= "hard_negatives" and k ~= "eval_ctx" then
       error("train.fit: unknown option '" .. tostring(k) .. "'", 2)
     end
     o[k] = v
@@ -84,6 +84,8 @@ function M.fit(model, ds, user_opts)
   local opt = sprint.optim.adam(P, { lr = o.lr, weight_decay = o.weight_decay, decoupled = o.decoupled,
                                      clip_norm = o.clip_norm })
   local ctx = sprint.ctx(o.seed)
+  -- evaluation's own context: its arena, once grown, is reused at every evaluation
+  o.eval_ctx = o.eval_ctx or sprint.ctx(o.seed)
   local batches = ds:batches { split = "train", batch_size = o.batch_size, max_len = o.max_len,
     prefix_augment = o.prefix_augment, n_uniform_neg = o.n_uniform_neg, n_hard_neg = o.n_hard_neg,
     seed = o.seed }
