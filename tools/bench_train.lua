@@ -39,9 +39,11 @@ for _, name in ipairs(datasets) do
           if e > 1 then times[#times + 1] = now() - t0 end -- the first epoch grows the arena
         end
         local te = {}
-        for _ = 1, 5 do
+        local ectx = sprint.ctx(1) -- as in train.fit: evaluation keeps its own, grown arena
+        for _ = 1, 7 do
           local t0 = now()
-          sprint.eval.rank(function(c, batch) return m:encode_last(c, batch.seq, batch.last) end, ds, { split = "test" })
+          sprint.eval.rank(function(c, batch) return m:encode_last(c, batch.seq, batch.last) end, ds,
+            { split = "test", ctx = ectx })
           te[#te + 1] = now() - t0
         end
         print(string.format("%-7s %-8s %d thread%s: epoch %.3f s (%d examples)   test full-ranking eval %.1f ms",
