@@ -34,12 +34,8 @@ static int review_fields(const sp_line_ctx *c, const cJSON *j) {
 }
 
 static int review_line(const sp_line_ctx *c, void *state, const char *line, size_t len) {
-  char err[256];
-  cJSON *j = sp_parse_object_line(line, len, 0, err, sizeof err);
-  if (!j) return sp_bad(c, SP_BAD_SYNTAX, "%s", err);
-  int rc = review_fields(c, j);
-  cJSON_Delete(j);
-  return rc;
+  (void)state;
+  return sp_object_line(c, line, len, 0, review_fields);
 }
 
 static int meta_fields(const sp_line_ctx *c, const cJSON *j) {
@@ -70,13 +66,7 @@ static int meta_fields(const sp_line_ctx *c, const cJSON *j) {
 }
 
 static int meta_line(const sp_line_ctx *c, void *state, const char *line, size_t len) {
-  int pylit = *(const int *)state;
-  char err[256];
-  cJSON *j = sp_parse_object_line(line, len, pylit, err, sizeof err);
-  if (!j) return sp_bad(c, SP_BAD_SYNTAX, "%s", err);
-  int rc = meta_fields(c, j);
-  cJSON_Delete(j);
-  return rc;
+  return sp_object_line(c, line, len, *(const int *)state, meta_fields);
 }
 
 static int load(sp_raw *r, sp_lines *a, sp_lines *b, const sp_load_opts *o, int pylit) {

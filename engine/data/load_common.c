@@ -89,6 +89,15 @@ cJSON *sp_parse_object_line(const char *line, size_t len, int pylit, char *err, 
   return j;
 }
 
+int sp_object_line(const sp_line_ctx *c, const char *line, size_t len, int pylit, sp_object_fields fields) {
+  char err[256];
+  cJSON *j = sp_parse_object_line(line, len, pylit, err, sizeof err);
+  if (!j) return sp_bad(c, SP_BAD_SYNTAX, "%s", err);
+  int rc = fields(c, j);
+  cJSON_Delete(j);
+  return rc;
+}
+
 /* ---- fields ---- */
 
 const cJSON *sp_field(const cJSON *obj, const char *name) {

@@ -33,6 +33,10 @@ static inline int64_t sp_bad_total(const sp_raw *r) {
 /* Parses a line holding one JSON object (or, with pylit, a Python literal, falling back to
  * JSON); NULL with the reason in err when it is not an object. */
 cJSON *sp_parse_object_line(const char *line, size_t len, int pylit, char *err, size_t err_cap);
+/* Parses one object line (JSON, or a Python literal when pylit) and hands it to fields; a line
+ * that does not parse is a bad line (syntax). Returns what fields or sp_bad returns. */
+typedef int (*sp_object_fields)(const sp_line_ctx *c, const cJSON *j);
+int sp_object_line(const sp_line_ctx *c, const char *line, size_t len, int pylit, sp_object_fields fields);
 
 /* Field access. The last field of that name wins (as in Python); null counts as absent.
  * Each returns 1 when found, 0 when absent, -1 when of the wrong type. */

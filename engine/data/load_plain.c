@@ -128,12 +128,7 @@ static int plain_line(const sp_line_ctx *c, void *state, const char *line, size_
     if (st->format == 1) return tsv_header(c, st, line, len);
   }
   if (st->format == 1) return tsv_row(c, st, line, len);
-  char err[256];
-  cJSON *j = sp_parse_object_line(line, len, 0, err, sizeof err);
-  if (!j) return sp_bad(c, SP_BAD_SYNTAX, "%s", err);
-  int rc = st->is_items ? item_fields(c, j) : session_fields(c, j);
-  cJSON_Delete(j);
-  return rc;
+  return sp_object_line(c, line, len, 0, st->is_items ? item_fields : session_fields);
 }
 
 static int load_file(sp_raw *r, sp_lines *l, const sp_load_opts *o, int is_items) {

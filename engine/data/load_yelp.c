@@ -25,12 +25,8 @@ static int review_fields(const sp_line_ctx *c, const cJSON *j) {
 }
 
 static int review_line(const sp_line_ctx *c, void *state, const char *line, size_t len) {
-  char err[256];
-  cJSON *j = sp_parse_object_line(line, len, 0, err, sizeof err);
-  if (!j) return sp_bad(c, SP_BAD_SYNTAX, "%s", err);
-  int rc = review_fields(c, j);
-  cJSON_Delete(j);
-  return rc;
+  (void)state;
+  return sp_object_line(c, line, len, 0, review_fields);
 }
 
 static int business_fields(const sp_line_ctx *c, const cJSON *j) {
@@ -56,12 +52,8 @@ static int business_fields(const sp_line_ctx *c, const cJSON *j) {
 }
 
 static int business_line(const sp_line_ctx *c, void *state, const char *line, size_t len) {
-  char err[256];
-  cJSON *j = sp_parse_object_line(line, len, 0, err, sizeof err);
-  if (!j) return sp_bad(c, SP_BAD_SYNTAX, "%s", err);
-  int rc = business_fields(c, j);
-  cJSON_Delete(j);
-  return rc;
+  (void)state;
+  return sp_object_line(c, line, len, 0, business_fields);
 }
 
 int sp_load_yelp_lines(sp_raw *r, sp_lines *a, sp_lines *b, const sp_load_opts *o) {

@@ -7,8 +7,8 @@
 
 #include "harness.h"
 
-#include "../../engine/data/loaders.h"
-#include "../../engine/data/pylit.h"
+#include "loaders.h"
+#include "pylit.h"
 
 /* ---- helpers ---- */
 
