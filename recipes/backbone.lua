@@ -31,6 +31,12 @@ print(string.format("sprint %s | %s: %d sessions, %d items | %s | blas: %s", spr
 local name = cfg.backbone
 local dir = string.format("%s/%s-%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
   cfg.tie_order ~= "input" and ("-ties-" .. cfg.tie_order) or "")
+-- the resolved settings, each with its origin (default, config file or --set), beside the results
+os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
+local f = assert(io.open(dir .. "/config.lua", "w"))
+f:write(sprint.config.dump(cfg), "\n")
+f:close()
+
 local rep = sprint.report.new { title = string.format("%s, %s (test split, full ranking, %s ties)",
   cfg.dataset, cfg.backbone, cfg.ties) }
 local paper = PAPER[cfg.dataset] and PAPER[cfg.dataset][cfg.backbone]
@@ -60,4 +66,4 @@ end
 rep:write(dir)
 print()
 print(rep:markdown())
-print("results: " .. dir .. "/results.json, " .. dir .. "/results.md")
+print("results: " .. dir .. "/results.json, " .. dir .. "/results.md; settings: " .. dir .. "/config.lua")

@@ -75,7 +75,20 @@ function M.fit(model, ds, user_opts)
     end
     o[k] = v
   end
-  local log = o.log or (o.verbose and print or function() end)
+  local say = o.log or (o.verbose and print or function() end)
+  -- progress lines also go to <run_dir>/train.log (appended: a resumed run continues it)
+  local logfile
+  if o.run_dir then
+    os.execute("mkdir -p '" .. o.run_dir:gsub("'", "'\\''") .. "'")
+    logfile = io.open(o.run_dir .. "/train.log", "a")
+  end
+  local function log(line)
+    say(line)
+    if logfile then
+      logfile:write(line, "\n")
+      logfile:flush()
+    end
+  end
   local hooks = o.hooks or {}
   local evaluate = o.evaluate or default_evaluate
   local sprint = require "sprint"
@@ -176,6 +189,7 @@ function M.fit(model, ds, user_opts)
       for name, t in P:iter() do C.sp_tensor_copy(t._p, best_copy[name]._p) end
     end
   end
+  if logfile then logfile:close() end
   return { best = state.best, best_epoch = state.best_epoch, epochs = state.epoch, history = state.history }
 end
 
