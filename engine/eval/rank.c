@@ -148,19 +148,27 @@ static float full_row(const float *s, int n, int32_t t, const int32_t *seq, int 
   return rank_of(ge, gt, ranked, st != st || nan > 0, ties);
 }
 
+/* What both rankings check first: the context, the settings (defaults when NULL), the model's
+ * outputs and the rank output (B). */
+static int rank_begin(sp_ctx *ctx, const char *op, const sp_rank_config *cfg_in,
+                      sp_rank_config *cfg, sp_eval_args *a, sp_tensor *rank, sp_tensor *h,
+                      sp_tensor *items, sp_tensor *seq) {
+  if (!ctx) return SP_FAIL(SP_EINVAL, "%s: NULL context", op);
+  if (cfg_in)
+    *cfg = *cfg_in;
+  else
+    sp_rank_config_default(cfg);
+  SP_TRY(check_config(op, cfg));
+  SP_TRY(sp_eval_check_model(ctx, op, a, h, items, seq, cfg->n_items, cfg->mask_session_items));
+  return sp_eval_check_out(ctx, op, "rank", rank, SP_F32, 1, a->B, 0);
+}
+
 int sp_rank_full(sp_ctx *ctx, sp_tensor *rank, sp_tensor *h, sp_tensor *items, sp_tensor *target,
                  sp_tensor *seq, const sp_rank_config *cfg_in) {
   const char *op = "sp_rank_full";
-  if (!ctx) return SP_FAIL(SP_EINVAL, "%s: NULL context", op);
   sp_rank_config cfg;
-  if (cfg_in)
-    cfg = *cfg_in;
-  else
-    sp_rank_config_default(&cfg);
-  SP_TRY(check_config(op, &cfg));
   sp_eval_args a;
-  SP_TRY(sp_eval_check_model(ctx, op, &a, h, items, seq, cfg.n_items, cfg.mask_session_items));
-  SP_TRY(sp_eval_check_out(ctx, op, "rank", rank, SP_F32, 1, a.B, 0));
+  SP_TRY(rank_begin(ctx, op, cfg_in, &cfg, &a, rank, h, items, seq));
   SP_TRY(sp_eval_check_targets(ctx, op, target, a.B, a.n));
   if (a.B == 0) return SP_OK;
   float *scores = sp_work(ctx, (int64_t)a.B * a.n, op); /* (B, n): items 1..n */
@@ -206,16 +214,9 @@ static float sampled_row(const float *h, const float *items, int d, const int32_
 int sp_rank_sampled(sp_ctx *ctx, sp_tensor *rank, sp_tensor *h, sp_tensor *items,
                     sp_tensor *candidates, sp_tensor *seq, const sp_rank_config *cfg_in) {
   const char *op = "sp_rank_sampled";
-  if (!ctx) return SP_FAIL(SP_EINVAL, "%s: NULL context", op);
   sp_rank_config cfg;
-  if (cfg_in)
-    cfg = *cfg_in;
-  else
-    sp_rank_config_default(&cfg);
-  SP_TRY(check_config(op, &cfg));
   sp_eval_args a;
-  SP_TRY(sp_eval_check_model(ctx, op, &a, h, items, seq, cfg.n_items, cfg.mask_session_items));
-  SP_TRY(sp_eval_check_out(ctx, op, "rank", rank, SP_F32, 1, a.B, 0));
+  SP_TRY(rank_begin(ctx, op, cfg_in, &cfg, &a, rank, h, items, seq));
   char s1[64];
   SP_CHECK_I32(ctx, op, candidates);
   if (candidates->ndim != 2 || candidates->shape[0] != a.B || candidates->shape[1] < 1)
