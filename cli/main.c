@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sprint.h"
+#include "vmcheck_lua.h" /* generated from lua/sprint/vmcheck.lua */
 
 #ifndef SPRINT_VERSION_STRING
 #define SPRINT_VERSION_STRING "unknown"
@@ -93,6 +94,37 @@ static lua_State *new_state(void) {
 static void append(lua_State *L, const char *s) {
   lua_pushstring(L, s);
   lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+}
+
+/* The VM self-check (lua/sprint/vmcheck.lua) in a Lua state of its own, so its traces never
+ * touch the recipe's: 0 when the VM is sound, else 1 with the message in msg. The description
+ * of the VM goes to what (for `sprint version`). */
+static int vm_selfcheck(char *msg, size_t msg_len, char *what, size_t what_len) {
+  static const char *script =
+      "local v = ...\n"
+      "local ok, why = v.check()\n"
+      "return ok, why or '', (v.describe())\n";
+  msg[0] = what[0] = '\0';
+  lua_State *L = luaL_newstate();
+  if (!L) {
+    snprintf(msg, msg_len, "cannot create a Lua state for the VM self-check");
+    return 1;
+  }
+  luaL_openlibs(L);
+  int bad = 1;
+  /* the module comes from the binary (vmcheck_lua.h), not from a Lua path that a user or a
+   * test may point elsewhere */
+  if (luaL_loadbuffer(L, vmcheck_lua, sizeof vmcheck_lua - 1, "=vmcheck.lua") != 0 ||
+      lua_pcall(L, 0, 1, 0) != 0 || luaL_loadstring(L, script) != 0 ||
+      (lua_insert(L, -2), lua_pcall(L, 1, 3, 0)) != 0) {
+    snprintf(msg, msg_len, "the VM self-check did not run: %s", lua_tostring(L, -1));
+  } else {
+    bad = !lua_toboolean(L, -3);
+    snprintf(msg, msg_len, "%s", lua_tostring(L, -2));
+    snprintf(what, what_len, "%s", lua_tostring(L, -1));
+  }
+  lua_close(L);
+  return bad;
 }
 
 /* sprint run RECIPE.lua [--set k=v ...] [--config FILE] [--] [args ...] */
@@ -181,8 +213,17 @@ static int cmd_run(int argc, char **argv) {
 }
 
 static int cmd_version(void) {
+  char msg[1024], what[256];
+  int bad = vm_selfcheck(msg, sizeof msg, what, sizeof what);
   printf("sprint %s (libsprint %s)\n", SPRINT_VERSION_STRING, sp_version());
-  printf("%s\n", LUAJIT_VERSION);
+  printf("vm: %s, built against %s%s; nested-pairs self-check (LuaJIT #827): %s\n", what,
+         LUAJIT_VERSION,
+#ifdef OPENRESTY_LUAJIT
+         " (OpenResty headers)",
+#else
+         "",
+#endif
+         bad ? "FAILED" : "passed");
   printf("blas: %s\n", sp_blas_info());
   return 0;
 }
@@ -238,11 +279,21 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
-  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) return cmd_version();
   if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     usage(stdout);
     return 0;
   }
+  /* Refuse to run anything on a VM that miscompiles what the LLM cache keys are made with. */
+  /* SPRINT_VM_CHECK=off skips it, for the tests that show what the guards behind it catch. */
+  char msg[1024], what[256];
+  const char *vm_check = getenv("SPRINT_VM_CHECK");
+  if (vm_check && strcmp(vm_check, "off") == 0) {
+    fputs("sprint: warning: the VM self-check is off (SPRINT_VM_CHECK=off)\n", stderr);
+  } else if (vm_selfcheck(msg, sizeof msg, what, sizeof what)) {
+    fprintf(stderr, "sprint: refusing to run: %s\n", msg);
+    return 1;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   return cmd_lua(cmd, argc - 2, argv + 2);
 }

@@ -511,6 +511,7 @@ typedef struct {
   int http_status;        /* status of the last attempt; 0 when no response came */
   int attempts;           /* attempts made */
   int retryable;          /* FAILED after spending the retries on retryable faults */
+  int not_sent;           /* FAILED without (another) attempt: the attempt limit was reached */
   double elapsed_ms;      /* submit to finish, waits included */
   double last_attempt_ms; /* the final attempt alone */
   const char *error;      /* "" when DONE; else why, e.g. "HTTP 401" or curl's message */
@@ -537,6 +538,13 @@ int sp_http_result_get(sp_http *h, sp_http_result *out, int64_t id);
 int sp_http_release(sp_http *h, int64_t id);
 int sp_http_unfinished(const sp_http *h); /* submitted, not yet finished */
 int sp_http_on_wire(const sp_http *h);    /* transfers running now (<= max_in_flight) */
+/* A hard bound on the attempts (first tries and retries) this client puts on the wire from
+ * now on, counted since sp_http_new: once sp_http_attempts reaches limit, every queued or
+ * retrying request fails with not_sent = 1 instead of going out. limit < 0: no bound. A
+ * budget of paid calls is enforced here, where the retries happen; setting limit to the
+ * current count stops all sending (e.g. after the server rejected the API key). */
+int sp_http_set_attempt_limit(sp_http *h, int64_t limit);
+int64_t sp_http_attempts(const sp_http *h); /* attempts started so far */
 
 /* ---- LLM cache and ledger: one SQLite file in WAL mode (engine/llm/store.c) --------------
  * The cache maps the hash of a canonical request to its answer; the ledger has a row per
@@ -582,10 +590,12 @@ typedef struct {
   int64_t calls;  /* rows */
   int64_t cached; /* rows answered from the cache */
   int64_t failed;
-  int64_t prompt_tokens;
-  int64_t completion_tokens;
-  double cost;
+  int64_t prompt_tokens;     /* paid: rows not answered from the cache */
+  int64_t completion_tokens; /* paid */
+  double cost;               /* paid */
   double latency_ms;
+  int64_t attempts;      /* HTTP attempts that reached (or tried to reach) the server */
+  int64_t cached_tokens; /* tokens the cache hits' answers once cost: saved, not spent */
 } sp_llm_totals;
 
 /* Opens (creating) the SQLite file at path. */

@@ -42,6 +42,7 @@ struct req {
   int attempts;
   int max_retries;
   int retryable;
+  int not_sent;          /* failed because the attempt limit was reached */
   int64_t limit;         /* response bytes allowed */
   int overflow;          /* the body passed the limit */
   double retry_after_ms; /* from the last response's headers, < 0 when absent */
@@ -63,6 +64,8 @@ struct sp_http {
   int n_spare, cap_spare;
   char *noproxy;
   sp_rng rng;
+  int64_t attempts_total; /* attempts started since sp_http_new */
+  int64_t attempt_limit;  /* no attempt starts once attempts_total reaches it; < 0: none */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -193,6 +196,7 @@ int sp_http_new(sp_http **out, const sp_http_config *cfg) {
   sp_http *h = calloc(1, sizeof *h);
   if (!h) return SP_FAIL(SP_ENOMEM, "sp_http_new: out of memory");
   h->cfg = c;
+  h->attempt_limit = -1;
   h->multi = curl_multi_init();
   h->noproxy = make_noproxy();
   if (!h->multi || !h->noproxy) {
@@ -405,12 +409,39 @@ static void finish(sp_http *h, req *r, int state_ok, int retryable) {
   h->unfinished--;
 }
 
+static int limit_reached(const sp_http *h) {
+  return h->attempt_limit >= 0 && h->attempts_total >= h->attempt_limit;
+}
+
+/* r (not on the wire) fails without another attempt: the attempt limit was reached. what: the
+ * previous attempt's failure, or NULL when it never went out. */
+static void fail_not_sent(sp_http *h, req *r, const char *what) {
+  snprintf(r->error, sizeof r->error, "%s%snot sent: the client's attempt limit (%lld) was reached",
+           what ? what : "", what ? "; " : "", (long long)h->attempt_limit);
+  r->not_sent = 1;
+  finish(h, r, 0, 0);
+}
+
+/* Once the limit is reached, requests waiting to retry fail now rather than after their delay. */
+static void drop_waiting_over_limit(sp_http *h) {
+  if (!limit_reached(h)) return;
+  while (h->waiting.head) {
+    req *r = h->waiting.head;
+    list_remove(r);
+    fail_not_sent(h, r, "waiting to retry");
+  }
+}
+
 /* Puts queued requests on the wire while the in-flight limit allows. A request that cannot get
  * an easy handle fails with the reason rather than waiting forever. */
 static void start_queued(sp_http *h) {
   while (h->queue.head && h->on_wire < h->cfg.max_in_flight) {
     req *r = h->queue.head;
     list_remove(r);
+    if (limit_reached(h)) {
+      fail_not_sent(h, r, r->attempts ? "waiting to retry" : NULL);
+      continue;
+    }
     buf_clear(&r->resp);
     buf_clear(&r->resp_headers);
     r->curl_error[0] = '\0';
@@ -428,6 +459,7 @@ static void start_queued(sp_http *h) {
     r->easy = e;
     r->phase = R_WIRE;
     r->attempts++;
+    h->attempts_total++;
     r->t_attempt = now_ms();
     h->on_wire++;
   }
@@ -511,6 +543,11 @@ static void attempt_ended(sp_http *h, req *r, CURLcode rc) {
     excerpt[n] = '\0';
     snprintf(what, sizeof what, "HTTP %ld%s%s", status, n ? ": " : "", excerpt);
   }
+  if (retry && r->attempts <= r->max_retries && limit_reached(h)) {
+    log_line(r, what, -1);
+    fail_not_sent(h, r, what);
+    return;
+  }
   if (retry && r->attempts <= r->max_retries) {
     double d = retry_delay(h, r);
     log_line(r, what, d);
@@ -570,6 +607,7 @@ int sp_http_poll(sp_http *h, int *n_done, int64_t *ids, int max, int timeout_ms)
   *n_done = 0;
   double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
   for (;;) {
+    drop_waiting_over_limit(h);
     double now = now_ms();
     double next_due = promote_due(h, now);
     start_queued(h);
@@ -631,6 +669,7 @@ int sp_http_result_get(sp_http *h, sp_http_result *out, int64_t id) {
   }
   out->state = r->error[0] ? SP_HTTP_FAILED : SP_HTTP_DONE;
   out->retryable = r->retryable;
+  out->not_sent = r->not_sent;
   out->elapsed_ms = r->t_finish - r->t_submit;
   out->last_attempt_ms = r->attempts ? r->t_attempt_end - r->t_attempt : 0;
   return SP_OK;
@@ -653,6 +692,16 @@ int sp_http_release(sp_http *h, int64_t id) {
   h->free_slots[h->n_free++] = slot;
   req_free(r);
   return SP_OK;
+}
+
+int sp_http_set_attempt_limit(sp_http *h, int64_t limit) {
+  if (!h) return SP_FAIL(SP_EINVAL, "sp_http_set_attempt_limit: NULL client");
+  h->attempt_limit = limit < 0 ? -1 : limit;
+  return SP_OK;
+}
+
+int64_t sp_http_attempts(const sp_http *h) {
+  return h ? h->attempts_total : 0;
 }
 
 int sp_http_unfinished(const sp_http *h) {

@@ -99,9 +99,15 @@ int sp_llm_store_open(sp_llm_store **out, const char *path, int cache_mode) {
        "prompt_tokens, completion_tokens, cost, latency_ms, attempts, error) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
       {&s->totals,
+       /* tokens, cost and attempts are paid ones: a cache hit's row keeps the tokens its
+        * answer once cost, summed apart as cached_tokens */
        "SELECT count(*), coalesce(sum(cached), 0), coalesce(sum(ok = 0), 0), "
-       "coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
-       "coalesce(sum(cost), 0), coalesce(sum(latency_ms), 0) FROM ledger "
+       "coalesce(sum(CASE WHEN cached THEN 0 ELSE prompt_tokens END), 0), "
+       "coalesce(sum(CASE WHEN cached THEN 0 ELSE completion_tokens END), 0), "
+       "coalesce(sum(CASE WHEN cached THEN 0 ELSE cost END), 0), coalesce(sum(latency_ms), 0), "
+       "coalesce(sum(CASE WHEN cached THEN 0 ELSE attempts END), 0), "
+       "coalesce(sum(CASE WHEN cached THEN prompt_tokens + completion_tokens ELSE 0 END), 0) "
+       "FROM ledger "
        "WHERE (?1 = '' OR run = ?1) AND (?2 = '' OR stage = ?2) AND (?3 = '' OR provider = ?3)"},
       {&s->stages,
        "SELECT DISTINCT stage FROM ledger WHERE (?1 = '' OR run = ?1) ORDER BY stage "
@@ -265,6 +271,8 @@ int sp_llm_store_totals(sp_llm_store *s, sp_llm_totals *out, const char *run, co
     out->completion_tokens = sqlite3_column_int64(st, 4);
     out->cost = sqlite3_column_double(st, 5);
     out->latency_ms = sqlite3_column_double(st, 6);
+    out->attempts = sqlite3_column_int64(st, 7);
+    out->cached_tokens = sqlite3_column_int64(st, 8);
   }
   int status = rc == SQLITE_ROW ? SP_OK : DB_FAIL(s, "sp_llm_store_totals");
   sqlite3_reset(st);

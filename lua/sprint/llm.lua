@@ -12,7 +12,9 @@
 -- chat returns the answer {content, json, finish_reason, usage, latency_ms, cached, attempts,
 -- provider, model, key} or nil, a reason, and {kind = ...}: "http" (a status that is not
 -- retried), "network" (retries spent), "truncated", "refused", "empty", "malformed" (no JSON),
--- "invalid" (JSON not of the schema), "bad_response" (not a chat completion), "budget".
+-- "invalid" (JSON not of the schema), "bad_response" (not a chat completion), "budget" (a budget
+-- is spent: nothing more is sent), "auth" (the endpoint rejected the API key: the whole client
+-- stops sending, and gather starts no further task).
 -- Misuse (bad arguments) raises.
 local json = require "sprint.llm.json"
 local http = require "sprint.llm.http"
@@ -50,7 +52,7 @@ M.defaults = {
   cache = "",                 -- SQLite file for the cache and ledger; "" = none
   cache_mode = "read-write",  -- off | read-only | read-write
   run = "default",            -- ledger run name; budgets count this run's earlier calls too
-  budget_calls = 0,           -- 0 = no limit
+  budget_calls = 0,           -- paid HTTP attempts (retries included; cache hits are free); 0 = no limit
   budget_tokens = 0,
   budget_cost = 0,
   log = "",                   -- a file to append one line per call to
@@ -219,12 +221,19 @@ function M.new(opts)
     }
   end
   if s.cache ~= "" then self.store = store_mod.open(s.cache, s.cache_mode) end
+  -- What the budgets bound is what the user pays for: HTTP attempts that went out (retries
+  -- included) and their tokens and cost; cache hits are free. A resumed run's earlier calls
+  -- count too. The transport enforces the attempt budget itself, where retries happen.
   self.spent = { calls = 0, tokens = 0, cost = 0 }
-  if self.store then -- a resumed run's earlier calls count against its budget
+  if self.store then
     local t = self.store:totals(s.run)
-    self.spent = { calls = t.calls - t.cached, tokens = t.prompt_tokens + t.completion_tokens, cost = t.cost }
+    self.spent = { calls = t.attempts, tokens = t.prompt_tokens + t.completion_tokens, cost = t.cost }
   end
-  self.stats = { calls = 0, http_calls = 0, cached = 0, failed = 0, prompt_tokens = 0, completion_tokens = 0, cost = 0 }
+  if self.http and s.budget_calls > 0 then
+    self.http:set_attempt_limit(math.max(0, s.budget_calls - self.spent.calls))
+  end
+  self.stats = { calls = 0, http_calls = 0, attempts = 0, cached = 0, failed = 0, prompt_tokens = 0,
+                 completion_tokens = 0, cost = 0, conflicts = 0 }
   if s.log ~= "" then
     self._log = assert(io.open(s.log, "a"))
     self._log:setvbuf("line")
@@ -293,11 +302,17 @@ function Client:_cost(usage)
   return (usage.prompt_tokens * (p.prompt or 0) + usage.completion_tokens * (p.completion or 0)) / 1e6
 end
 
--- Why no new call may start (a budget is spent), or nil.
+function Client:_calls_budget_message()
+  return string.format("budget reached: %d paid calls of %d (HTTP attempts, retries included)",
+    math.min(self.spent.calls + self.inflight, self.settings.budget_calls), self.settings.budget_calls)
+end
+
+-- Why no new call may start (the endpoint rejected the key, or a budget is spent), or nil.
 function Client:_budget()
+  if self.auth_failed then return self.auth_failed, "auth" end
   local s, sp = self.settings, self.spent
   if s.budget_calls > 0 and sp.calls + self.inflight >= s.budget_calls then
-    return string.format("budget reached: %d calls of %d", sp.calls + self.inflight, s.budget_calls)
+    return self:_calls_budget_message()
   end
   if s.budget_tokens > 0 and sp.tokens >= s.budget_tokens then
     return string.format("budget reached: %d tokens of %d", sp.tokens, s.budget_tokens)
@@ -420,6 +435,13 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
   if sched.used then sched.used[self] = true end
   if self.store then
     local e = self.store:get(key)
+    if e and e.request ~= canon then
+      -- same key, another request: never serve it (a hash collision, or a key made from a
+      -- text that lost its content); ask the endpoint and store this request's own answer
+      st.conflicts = st.conflicts + 1
+      self:_note(meta, key, "cache", false, 0, nil, "cache entry belongs to another request; not served")
+      e = nil
+    end
     if e then
       local ans, why, info = read_body(e.response, params.json or schema ~= nil, schema, params.max_tokens)
       row.cached, row.ok, row.error = true, ans ~= nil, why
@@ -439,11 +461,11 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
       return nil, why, info
     end
   end
-  local stop = self:_budget()
+  local stop, kind = self:_budget()
   if stop then
     self.stopped = stop
     st.failed = st.failed + 1
-    return nil, stop, { kind = "budget" }
+    return nil, stop, { kind = kind or "budget" }
   end
   -- Until one answer has come back with the current response_format, a request goes out
   -- with one retry: servers that do not take a format may say so with a 5xx (llama-cpp-python
@@ -451,6 +473,7 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
   -- retries it has left.
   local r, format
   local attempts, retries_left, logs = 0, s.max_retries, {}
+  local recorded = 0 -- attempts already in a ledger row of this request (format refusals)
   for _ = 1, 6 do
     local body
     body, format = self:_body(messages, params, schema, name)
@@ -464,7 +487,8 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
     attempts = attempts + r.attempts
     logs[#logs + 1] = r.log
     st.http_calls = st.http_calls + 1
-    self.spent.calls = self.spent.calls + 1
+    st.attempts = st.attempts + r.attempts
+    self.spent.calls = self.spent.calls + r.attempts
     if r.ok then
       self._format_ok = true
       break
@@ -480,20 +504,39 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
       row.ok, row.attempts, row.latency_ms = false, r.attempts, r.elapsed_ms
       row.error = "the server refused response_format " .. format .. "; falling back to " .. lower
       if self.store then self.store:put(nil, row) end
+      recorded = recorded + r.attempts
       self:_note(meta, key, "http", false, r.elapsed_ms, nil, row.error)
     elseif probing and r.retryable and retries_left > retries then
       retries_left = retries_left - r.attempts
       self._format_ok = true -- the format is not what failed
     else
       local why = self:_scrub(r.error)
+      local kind = r.retryable and "network" or "http"
       if r.retryable then -- the count over every submission of this request
         why = why:gsub(" %(gave up after %d+ attempts%)$", "") .. " (gave up after " .. attempts .. " attempts)"
       end
-      row.ok, row.attempts, row.latency_ms, row.error = false, attempts, r.elapsed_ms, why
+      if r.status == 401 or r.status == 403 then
+        -- the key is wrong for this endpoint: every other request would fail the same way, so
+        -- the stage stops here with one message, and nothing queued is sent
+        kind = "auth"
+        if not self.auth_failed then
+          self.auth_failed = string.format("authentication failed: %s answered HTTP %d with the API key %s (from %s); "
+            .. "set SPRINT_LLM_API_KEY or OPENAI_API_KEY to a key this endpoint accepts. Answers so far are kept "
+            .. "in the cache: a rerun resumes", self.base_url, r.status, M.mask(s.api_key), self.origin.api_key or "default")
+          self.http:set_attempt_limit(self.http:attempts())
+        end
+        self.stopped = self.auth_failed
+        why = self.auth_failed .. " (" .. why .. ")"
+      elseif r.not_sent then
+        kind = self.auth_failed and "auth" or "budget"
+        self.stopped = self.auth_failed or self:_calls_budget_message()
+        why = self.stopped .. (r.attempts > 0 and (" (after " .. why .. ")") or "")
+      end
+      row.ok, row.attempts, row.latency_ms, row.error = false, attempts - recorded, r.elapsed_ms, why
       if self.store then self.store:put(nil, row) end
       self:_note(meta, key, "http", false, r.elapsed_ms, nil, why)
       st.failed = st.failed + 1
-      return nil, why, { kind = r.retryable and "network" or "http", status = r.status, attempts = attempts,
+      return nil, why, { kind = kind, status = r.status, attempts = attempts,
                          log = self:_scrub(table.concat(logs)) }
     end
   end
@@ -507,7 +550,7 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
   st.cost = st.cost + cost
   row.ok, row.error, row.cost = ans ~= nil, why, cost
   row.prompt_tokens, row.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-  row.attempts, row.latency_ms = attempts, r.elapsed_ms
+  row.attempts, row.latency_ms = attempts - recorded, r.elapsed_ms
   local entry
   if not (info and info.kind == "bad_response") then -- a real chat completion: keep it
     entry = { key = key, request = canon, response = r.body, provider = self.provider, model = self.model,
@@ -564,7 +607,7 @@ function Client:chat(messages, o)
     local canon = json.encode { provider = self.provider, model = self.model, messages = msgs, schema_name = name,
                                 schema = schema or json.null, json = p.json or false,
                                 params = { temperature = p.temperature, seed = p.seed, max_tokens = p.max_tokens } }
-    local key = store_mod.sha256(canon)
+    local key = store_mod.request_key(canon)
     local ans
     ans, why, info = self:_ask(canon, key, msgs, p, schema, name, meta)
     if ans then return ans end
@@ -599,7 +642,7 @@ end
 function Client:report()
   self:flush()
   local st = self.stats
-  return { calls = st.calls, http_calls = st.http_calls, cached = st.cached, failed = st.failed,
+  return { calls = st.calls, http_calls = st.http_calls, attempts = st.attempts, cached = st.cached, failed = st.failed, conflicts = st.conflicts,
            prompt_tokens = st.prompt_tokens, completion_tokens = st.completion_tokens, cost = st.cost,
            stopped = self.stopped, name = self.name }
 end
@@ -704,11 +747,13 @@ end
 -- A text table of calls, tokens and money per stage of run (nil: all runs) in cache file path.
 function M.report(path, run)
   local st = store_mod.open(path, "read-only")
-  local lines = { string.format("%-16s %8s %8s %8s %12s %12s %10s", "stage", "calls", "cached", "failed",
-                                "prompt tok", "compl tok", "cost $") }
+  -- tokens and cost are paid ones; cache hits are counted apart (their answers' tokens were
+  -- saved, not spent); attempts are the HTTP requests that went out, retries included
+  local lines = { string.format("%-16s %8s %8s %8s %8s %12s %12s %10s %12s", "stage", "calls", "cached", "failed",
+                                "attempts", "prompt tok", "compl tok", "cost $", "saved tok") }
   local function row(name, t)
-    lines[#lines + 1] = string.format("%-16s %8d %8d %8d %12d %12d %10.4f", name, t.calls, t.cached, t.failed,
-                                      t.prompt_tokens, t.completion_tokens, t.cost)
+    lines[#lines + 1] = string.format("%-16s %8d %8d %8d %8d %12d %12d %10.4f %12d", name, t.calls, t.cached, t.failed,
+                                      t.attempts, t.prompt_tokens, t.completion_tokens, t.cost, t.cached_tokens)
   end
   for _, stage in ipairs(st:stages(run)) do row(stage == "" and "(none)" or stage, st:totals(run, stage)) end
   row("total", st:totals(run))

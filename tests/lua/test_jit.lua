@@ -77,4 +77,38 @@ function tests.raw_pointer_loop_compiles()
   h.truthy(n >= 1, "no trace completed in the loop; aborts: " .. table.concat(aborts, "; "))
 end
 
+-- LuaJIT #827: nested pairs loops must not end early once the outer loop is patched to ITERC.
+-- The canonical JSON encoder (the LLM cache keys) is such a loop; this VM must pass the probe.
+function tests.nested_pairs_loops_run_to_the_end_lua827()
+  jit_or_skip()
+  local vmcheck = require "sprint.vmcheck"
+  local ok, at, keys = vmcheck.probe()
+  jit.flush()
+  h.truthy(ok, "the outer loop counted " .. tostring(keys) .. " of 5 keys at iteration " .. tostring(at)
+    .. ": this LuaJIT has bug #827; " .. vmcheck.PACKAGE_HINT)
+  local desc, openresty = vmcheck.describe()
+  h.truthy(openresty, "not OpenResty's maintained LuaJIT: " .. desc)
+end
+
+-- The sprint command refuses to run on Debian's buggy `luajit` snapshot, with a message that
+-- names the package to install. tools/test unpacks that library (never installs it) and names
+-- its folder in SPRINT_TEST_OLD_LUAJIT.
+function tests.sprint_refuses_to_run_on_a_luajit_with_bug_827()
+  local S = require "llm_support"
+  local dir = os.getenv("SPRINT_TEST_OLD_LUAJIT")
+  if not dir or dir == "" then h.skip("SPRINT_TEST_OLD_LUAJIT is not set (tools/test sets it)") end
+  local exe = S.exe("sprint")
+  local env = "env LD_LIBRARY_PATH=" .. S.q(dir) .. " "
+  local rc, out, err = S.run(env .. S.q(exe) .. " version")
+  h.truthy(out:find("not OpenResty's branch", 1, true) and out:find("self-check (LuaJIT #827): FAILED", 1, true),
+    "sprint version on the old VM said: " .. out .. err)
+  rc, out, err = S.run(env .. S.q(exe) .. " run /dev/null")
+  h.eq(rc, 1, out .. err)
+  h.truthy(err:find("refusing to run", 1, true) and err:find("bug #827", 1, true)
+    and err:find("apt-get install luajit2", 1, true), err)
+  -- and runs on the maintained VM
+  rc, out, err = S.run(S.q(exe) .. " run /dev/null")
+  h.eq(rc, 0, out .. err)
+end
+
 return tests

@@ -26,7 +26,6 @@ local scripts = {
   { "fault=slow*1", "ok" },
   { "content=prose", "ok" },
   { "fault=huge*1", "http" },
-  { "fault=401", "http" },
   { "fault=400", "http" },
   { "fault=404", "http" },
   { "fault=503", "network" },

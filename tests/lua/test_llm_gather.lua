@@ -24,7 +24,7 @@ function tests.conversations_interleave_and_one_error_loses_nothing()
         order[#order + 1] = i
         if i == 7 then error("deliberate failure in conversation 7") end
         convo[2] = { role = "assistant", content = a1.content }
-        convo[3] = user("tag=g" .. i .. "b" .. (i == 11 and " fault=401" or ""))
+        convo[3] = user("tag=g" .. i .. "b" .. (i == 11 and " fault=404" or ""))
         local a2, why2, info2 = c:chat(convo, { json = true, session = i, try = 2 })
         if not a2 then return { failed = why2, kind = info2.kind } end
         return { a1.json.tag, a2.json.tag }
@@ -38,7 +38,7 @@ function tests.conversations_interleave_and_one_error_loses_nothing()
     h.truthy(errors[7]:find("deliberate failure in conversation 7", 1, true) and errors[7]:find("traceback"), errors[7])
     h.eq(results[7], nil)
     h.eq(results[11].kind, "http")
-    h.truthy(results[11].failed:find("HTTP 401"), results[11].failed)
+    h.truthy(results[11].failed:find("HTTP 404"), results[11].failed)
     for i = 1, 30 do
       if i ~= 7 and i ~= 11 then
         h.eq(results[i][1], "g" .. i .. "a")

@@ -56,7 +56,7 @@ function Http:poll(timeout_ms)
   return ids
 end
 
--- The result of request id as a table {state, ok, status, attempts, retryable, elapsed_ms,
+-- The result of request id as a table {state, ok, status, attempts, retryable, not_sent, elapsed_ms,
 -- last_attempt_ms, error, body, headers, log}; release=true forgets the request afterwards.
 function Http:result(id, release)
   if C.sp_http_result_get(self._p, res_box, id) ~= 0 then lib.fail("llm http result", 2) end
@@ -68,6 +68,7 @@ function Http:result(id, release)
     status = r.http_status,
     attempts = r.attempts,
     retryable = r.retryable ~= 0,
+    not_sent = r.not_sent ~= 0,
     elapsed_ms = r.elapsed_ms,
     last_attempt_ms = r.last_attempt_ms,
     error = ffi.string(r.error),
@@ -78,6 +79,13 @@ function Http:result(id, release)
   if release then C.sp_http_release(self._p, id) end
   return t
 end
+
+-- A hard bound on the attempts this client starts (retries included), counted since it was
+-- made; nil or a negative number: none. See sp_http_set_attempt_limit.
+function Http:set_attempt_limit(limit)
+  if C.sp_http_set_attempt_limit(self._p, limit or -1) ~= 0 then lib.fail("llm http attempt limit", 2) end
+end
+function Http:attempts() return tonumber(C.sp_http_attempts(self._p)) end
 
 function Http:release(id) C.sp_http_release(self._p, id) end
 function Http:unfinished() return C.sp_http_unfinished(self._p) end

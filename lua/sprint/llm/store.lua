@@ -2,6 +2,7 @@
 -- get/put by request key, ledger totals by run and stage, the SHA-256 of a string.
 local ffi = require "ffi"
 local lib = require "sprint.lib"
+local cjson = require "cjson.safe"
 local C = lib.C
 
 local M = {}
@@ -16,6 +17,21 @@ local hex = ffi.new("char[65]")
 function M.sha256(s)
   C.sp_sha256_hex(hex, s, #s)
   return ffi.string(hex, 64)
+end
+
+-- The cache key of a canonical request text: its SHA-256, but only for a text that carries a
+-- model and a non-empty list of messages. A text without them is an encoder failure (LuaJIT
+-- #827 once made the encoder return "{}"): keying it would give every such request one key
+-- and the first stored answer, so it raises, loudly, instead.
+function M.request_key(canon)
+  local doc = type(canon) == "string" and cjson.decode(canon)
+  if type(doc) ~= "table" or type(doc.model) ~= "string" or doc.model == ""
+      or type(doc.messages) ~= "table" or #doc.messages == 0 then
+    local excerpt = tostring(canon):sub(1, 60)
+    error("llm cache: refusing to key a request without its model and messages (the canonical text is '"
+      .. excerpt .. "'); this is a bug in the request encoder or the VM, not a cache miss", 0)
+  end
+  return M.sha256(canon)
 end
 
 function M.open(path, mode)
@@ -96,14 +112,15 @@ end
 
 local totals = ffi.new("sp_llm_totals[1]")
 -- Ledger sums for run, stage and provider (nil: any): {calls, cached, failed, prompt_tokens,
--- completion_tokens, cost, latency_ms}.
+-- completion_tokens, cost, latency_ms, attempts, cached_tokens}; tokens, cost and attempts are
+-- paid ones (cache hits excluded), cached_tokens what the hits' answers once cost.
 function Store:totals(run, stage, provider)
   if C.sp_llm_store_totals(self._p, totals, run or "", stage or "", provider or "") ~= 0 then lib.fail("llm ledger totals", 2) end
   local t = totals[0]
   return {
     calls = tonumber(t.calls), cached = tonumber(t.cached), failed = tonumber(t.failed),
     prompt_tokens = tonumber(t.prompt_tokens), completion_tokens = tonumber(t.completion_tokens),
-    cost = t.cost, latency_ms = t.latency_ms,
+    cost = t.cost, latency_ms = t.latency_ms, attempts = tonumber(t.attempts), cached_tokens = tonumber(t.cached_tokens),
   }
 end
 
