@@ -57,6 +57,7 @@ M.defaults = {
   budget_cost = 0,
   log = "",                   -- a file to append one line per call to
   prices = {},                -- model -> { prompt = USD per 1M tokens, completion = USD per 1M }
+  batch_price_factor = 0.5,   -- batch-endpoint answers cost this share of the prices (OpenAI's: half)
 }
 
 local env_keys = {
@@ -255,6 +256,24 @@ function M.from_env(cfg, extra)
   end
   for k, v in pairs(extra or {}) do opts[k] = v end
   return M.new(opts)
+end
+
+-- Batch mode on or off: while on, a request that misses the cache is not sent but collected
+-- (client:deferred()), and chat answers nil with kind "deferred".
+function Client:defer_misses(on)
+  if self.standin then error("llm: the offline stand-in has no batch mode (it answers at once)", 2) end
+  if on and not self.store then error("llm: batch mode needs a cache file (setting cache): answers come back through it", 2) end
+  self._defer = on and true or false
+  self._deferred = self._deferred or {}
+  self._deferred_list = self._deferred_list or {}
+end
+
+-- The requests collected in batch mode, {key, request (canonical), body (what the endpoint
+-- gets), stage, session, try} each, in the order they were due; clears the list.
+function Client:take_deferred()
+  local list = self._deferred_list or {}
+  self._deferred, self._deferred_list = {}, {}
+  return list
 end
 
 -- Writes the buffered ledger rows of cache hits.
@@ -461,6 +480,16 @@ function Client:_ask(canon, key, messages, params, schema, name, meta)
       return nil, why, info
     end
   end
+  if self._defer then
+    -- batch mode: the request is due, but goes to a batch file instead of the endpoint
+    if not self._deferred[key] then
+      local body = self:_body(messages, params, schema, name)
+      self._deferred[key] = true
+      self._deferred_list[#self._deferred_list + 1] = { key = key, request = canon, body = body,
+                                                        stage = meta.stage, session = meta.session, try = meta.try }
+    end
+    return nil, "deferred to the batch file (not sent)", { kind = "deferred" }
+  end
   local stop, kind = self:_budget()
   if stop then
     self.stopped = stop
@@ -654,7 +683,8 @@ end
 -- in one task is caught with its traceback and reported; the others go on. When a client's
 -- budget is reached no further task starts. Returns results (task i's return value at [i]),
 -- errors (message at [i] for a task that raised or never started), and a summary
--- {done, failed, not_started, stopped}. opts.on_done(i, result, err) is called as each ends.
+-- {done, failed, not_started, stopped}. opts.on_done(i, result, err) is called as each ends;
+-- opts.stop() may return a reason to start no further task (e.g. a cap the caller enforces).
 function M.gather(tasks, opts)
   opts = opts or {}
   if type(tasks) ~= "table" then error("llm.gather: tasks must be a list of functions", 2) end
@@ -699,6 +729,7 @@ function M.gather(tasks, opts)
     for c in pairs(sched.used) do
       if c.stopped then return c.stopped end
     end
+    if opts.stop then return opts.stop() end
   end
 
   local ok, err = pcall(function()

@@ -1,0 +1,53 @@
+-- files.lua — the few file operations run directories need: read a whole file, write one
+-- atomically (the engine's sp_file_write_atomic: a temporary file, fsync, rename), append a
+-- line durably (sp_file_append_durable: a journal a killed run resumes from), make a folder.
+local lib = require "sprint.lib"
+local C = lib.C
+
+local M = {}
+
+function M.quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- The file's text, or nil and why.
+function M.read(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- Writes text to path so that a kill leaves the old file or the new one, never a mix.
+function M.write_atomic(path, text)
+  if C.sp_file_write_atomic(path, text, #text) ~= 0 then lib.fail("writing " .. path, 2) end
+end
+
+function M.mkdir(path)
+  if os.execute("mkdir -p " .. M.quote(path)) ~= 0 then error("cannot make the folder " .. path, 2) end
+end
+
+-- Appends one line to a journal and syncs it to the disk before returning: a finished record
+-- survives a kill; a torn last line (a kill inside the write) is skipped by M.read_lines.
+function M.append_line(path, line)
+  local text = line .. "\n"
+  if C.sp_file_append_durable(path, text, #text) ~= 0 then lib.fail("appending to " .. path, 2) end
+end
+
+-- The complete lines of a journal (a last line without its newline is a torn write: left out).
+function M.read_lines(path)
+  local text = M.read(path)
+  local out = {}
+  if not text then return out end
+  for line in text:gmatch("([^\n]*)\n") do
+    if line ~= "" then out[#out + 1] = line end
+  end
+  return out
+end
+
+return M
