@@ -1,5 +1,6 @@
 -- init.lua — `require "sprint"`: the Lua face of libsprint. Tensors, contexts (ops and
--- autograd), nn layers and the parameter store, the optimiser, run configuration.
+-- autograd), nn layers and the parameter store, the optimiser, run configuration, and the
+-- method's stages on top of them.
 local lib = require "sprint.lib"
 local ffi = require "ffi"
 local C = lib.C
@@ -20,6 +21,7 @@ local sprint = {
   eval = require "sprint.eval",
   stats = require "sprint.stats",
   report = require "sprint.report",
+  intents = require "sprint.intents",   -- Stage 1: selection, pool, predict-and-correct
 }
 
 -- sprint.ctx([seed]) (alias sprint.context): a new autograd context.

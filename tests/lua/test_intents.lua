@@ -332,4 +332,60 @@ function tests.stage_stops_cleanly_at_the_pool_cap_and_resumes_with_a_larger_one
   os.execute("rm -rf " .. S.q(dir))
 end
 
+-- The batch endpoint, played by the stand-in: every request line of a round file answered
+-- as a chat completion in the Batch API's results format.
+local function answer_round(round_file, results_file, cat, seen)
+  local standin = require "sprint.llm.standin"
+  local out = {}
+  for line in files.read(round_file):gmatch("[^\n]+") do
+    local r = cjson.decode(line)
+    h.eq(r.method, "POST")
+    h.eq(r.url, "/v1/chat/completions")
+    h.truthy(not seen[r.custom_id], "request " .. r.custom_id .. " was due twice (paid twice)")
+    seen[r.custom_id] = true
+    local task = r.body.response_format and r.body.response_format.json_schema.name
+    local content = standin.answer(r.body.messages, task, cat)
+    out[#out + 1] = cjson.encode { custom_id = r.custom_id, error = cjson.null, response = { status_code = 200,
+      body = { model = r.body.model, choices = { { index = 0, finish_reason = "stop",
+               message = { role = "assistant", content = content } } },
+               usage = { prompt_tokens = 100, completion_tokens = 20 } } } }
+  end
+  S.write(results_file, table.concat(out, "\n") .. "\n")
+end
+
+function tests.batch_mode_round_trip_gives_the_direct_runs_records()
+  local ds = planted()
+  local hard = train_sessions(ds, 25)
+  local dir = S.tmpdir()
+  local direct = run_stage(ds, hard, dir .. "/direct")
+  local cat = catalogue(ds)
+  local seen, rounds, results = {}, 0, ""
+  local res
+  repeat
+    rounds = rounds + 1
+    local client = S.with_env(S.clean_env, llm.new, { base_url = "http://127.0.0.1:9/v1", model = "batch-model",
+                              cache = dir .. "/llm.sqlite", run = "batch" })
+    res = stage1.run { ds = ds, hard = hard, dir = dir .. "/batch", client = client, domain = "Beauty",
+                       templates = templates.load(), progress = false, batch = true, batch_results = results }
+    client:close()
+    if not res.complete then
+      h.truthy(res.deferred > 0 and res.batch_file, "an unfinished round wrote no requests: " .. tostring(res.stopped))
+      results = dir .. "/results-" .. rounds .. ".jsonl"
+      answer_round(res.batch_file, results, cat, seen)
+    end
+  until res.complete or rounds > 6
+  h.eq(res.complete, true)
+  h.eq(rounds, 5) -- the pool, then one P&C try per round (3 tries), then the replay that finishes
+  local a, b = stage1.load(dir .. "/direct"), stage1.load(dir .. "/batch")
+  for _, i in ipairs(hard) do h.eq(json.encode(b.records[i]), json.encode(a.records[i]), "session " .. i) end
+  h.eq(table.concat(b.pool:names(), "|"), table.concat(a.pool:names(), "|"))
+  -- the ledger has every batch answer as a paid call at the batch price
+  local st = require("sprint.llm.store").open(dir .. "/llm.sqlite", "read-only")
+  local n = 0
+  for _ in pairs(seen) do n = n + 1 end
+  h.eq(st:totals("batch").attempts, n)
+  st:close()
+  os.execute("rm -rf " .. S.q(dir))
+end
+
 return tests

@@ -63,7 +63,8 @@ local function open_pool(o, client)
   local path = o.dir .. "/pool.json"
   if files.exists(path) then return Pool.load(path, { cap = o.pool_cap }), false end
   local msgs = o.templates:messages("gip_init", { domain = o.domain, max_intents = o.gip_max_intents })
-  local ans, why = client:chat(msgs, { schema = llm.schemas.gip_init, task = "gip_init", stage = "gip" })
+  local ans, why, info = client:chat(msgs, { schema = llm.schemas.gip_init, task = "gip_init", stage = "gip" })
+  if not ans and info.kind == "deferred" then return nil, false end -- batch mode: the first round asks for it
   if not ans then error("stage 1: the intent pool could not be initialised (" .. o.templates.path.gip_init .. "): " .. why, 0) end
   local pool = Pool.new { path = path, cap = o.pool_cap }
   local _, new = pool:add_all(ans.json.intents, { source = "initial" })
@@ -99,6 +100,12 @@ function M.run(opts)
   if o.batch then client:defer_misses(true) end
 
   local pool, fresh_pool = open_pool(o, client)
+  if not pool then
+    client:defer_misses(false)
+    local file, n = require("sprint.llm.batch").write_round(client, o.dir .. "/batch")
+    return { records = {}, complete = false, deferred = n, batch_file = file, batch_import = batch_info,
+             stopped = "batch mode: the intent-pool request is in " .. file .. "; submit it, then rerun with batch_results" }
+  end
   local journal, started_path = o.dir .. "/intents.jsonl", o.dir .. "/pc_started.jsonl"
   local records, finished = {}, {}
   for _, r in ipairs(read_journal(journal)) do
