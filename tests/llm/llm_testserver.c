@@ -26,6 +26,8 @@
  *   refuse=json_schema,json_object   400 when response_format has one of these types
  *   finish=length              finish_reason "length"
  *   content=prose|text|empty   JSON wrapped in prose and a code fence / plain text / ""
+ *   content=pc|gip             a Stage-1 answer: P&C {"intents": [2 of 24], "prediction": "C1".."C6"}
+ *                              chosen by the body's hash, or an intent pool of 4
  * --chaos RATE: a first arrival gets a random fault (429, 500, 503, reset, truncate, badjson)
  * with probability RATE; later arrivals of the same body are answered.
  * Log lines (--log): "SEQ HASH TAG OUTCOME", one per request, flushed at once: a fault when it
@@ -374,6 +376,14 @@ static void handle(conn *c, const char *method, const char *path, const char *au
   } else if (!strcmp(form, "empty")) {
     cl = 0;
     content[0] = '\0';
+  } else if (!strcmp(form, "pc")) {
+    /* a Stage-1 P&C answer that depends only on the request: two intents from a vocabulary of
+     * 24 (so the pool grows) and one of six labels (so tries fail and succeed) */
+    cl = snprintf(content, sizeof content, "{\"intents\":[\"intent %d\",\"intent %d\"],\"prediction\":\"C%d\"}",
+                  (int)(h % 24), (int)((h >> 8) % 24), (int)((h >> 16) % 6) + 1);
+  } else if (!strcmp(form, "gip")) {
+    cl = snprintf(content, sizeof content,
+                  "{\"intents\":[\"intent 0\",\"intent 1\",\"intent 2\",\"intent 3\"]}");
   }
   if (cl < 0) cl = 0;
   if (cl >= (int)sizeof content) cl = (int)sizeof content - 1;

@@ -388,4 +388,137 @@ function tests.batch_mode_round_trip_gives_the_direct_runs_records()
   os.execute("rm -rf " .. S.q(dir))
 end
 
+-- ---- a paid endpoint, killed mid-stage --------------------------------------------------------
+
+-- A template set whose requests tell the loopback server to answer as a P&C model would
+-- (content=pc / content=gip: answers chosen by the request's hash, so the same request always
+-- gets the same answer, some tries fail and the pool grows).
+local function loopback_templates()
+  local dir = S.tmpdir()
+  for _, name in ipairs { "gip_init", "pc", "feedback", "feedback_invalid" } do
+    local text = select(1, llm.prompt.load(name))
+    if name == "pc" then text = text:gsub("### user", "(content=pc)\n### user", 1) end
+    if name == "gip_init" then text = text:gsub("### user", "(content=gip)\n### user", 1) end
+    S.write(dir .. "/" .. name .. ".txt", text)
+  end
+  return dir
+end
+
+local STAGE_SCRIPT = [[
+local stage1 = require "sprint.intents.stage1"
+local templates = require "sprint.intents.templates"
+local sprint = require "sprint"
+local base_url, dir, prompts, n, conc = arg[1], arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5])
+os.execute("mkdir -p '" .. dir .. "'")
+local ds = sprint.data.load("planted")
+local hard = {}
+for i = 1, ds:n_sessions() do
+  local s = ds:session(i)
+  if s.split == "train" and #s.items >= 2 and #hard < n then hard[#hard + 1] = i end
+end
+local client = sprint.llm.new { base_url = base_url, model = "loop", cache = dir .. "/llm.sqlite", run = "kill",
+                                backoff_ms = 5, concurrency = conc }
+local res = stage1.run { ds = ds, hard = hard, dir = dir .. "/stage1", client = client, domain = "Beauty",
+                         templates = templates.load(prompts), concurrency = conc, progress = false }
+client:close()
+assert(res.complete, tostring(res.stopped))
+]]
+
+-- Paid attempts in a stage's ledger, and the tries its records account for (+1: the pool).
+local function paid_and_tries(dir)
+  local st = require("sprint.llm.store").open(dir .. "/llm.sqlite", "read-only")
+  local paid = st:totals("kill").attempts
+  st:close()
+  local tries = 1
+  for _, r in pairs(stage1.load(dir .. "/stage1").records) do tries = tries + r.tries end
+  return paid, tries
+end
+
+-- Runs the stage whole, then killed (SIGKILL) after 8 and 25 finished sessions and rerun.
+-- Returns the two run folders and the server's log split at the whole run's end.
+local function whole_and_killed(srv, concurrency)
+  local exe = S.exe("sprint")
+  local dir = S.tmpdir()
+  local prompts = loopback_templates()
+  S.write(dir .. "/stage.lua", STAGE_SCRIPT)
+  local env = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
+  local function cmd(run_dir)
+    return env .. S.q(exe) .. " run " .. S.q(dir .. "/stage.lua") .. " -- " .. S.q(srv.base_url) .. " "
+      .. S.q(run_dir) .. " " .. S.q(prompts) .. " 40 " .. concurrency
+  end
+  local rc, out, e = S.run(cmd(dir .. "/whole"))
+  h.eq(rc, 0, out .. e)
+  local paid_whole = #srv:log()
+  local journal = dir .. "/killed/stage1/intents.jsonl"
+  for _, at in ipairs { 8, 25 } do
+    local p = io.popen(cmd(dir .. "/killed") .. " >/dev/null 2>&1 & echo $!")
+    local pid = tonumber(p:read("*l"))
+    p:close()
+    local killed = false
+    for _ = 1, 3000 do
+      if #files.read_lines(journal) >= at then
+        require("ffi").C.kill(pid, 9)
+        killed = true
+        break
+      end
+      S.sleep_ms(2)
+    end
+    h.truthy(killed, "the stage finished before the kill at " .. at)
+    S.sleep_ms(50)
+  end
+  rc, out, e = S.run(cmd(dir .. "/killed"))
+  h.eq(rc, 0, out .. e)
+  local log, later = srv:log(), {}
+  for k = paid_whole + 1, #log do later[#later + 1] = log[k] end
+  return dir, prompts, paid_whole, later
+end
+
+function tests.stage_killed_twice_resumes_without_paying_a_finished_call_again()
+  local srv = S.server { latency_ms = 3 }
+  local ok, err = pcall(function()
+    local dir, prompts, paid_whole, later = whole_and_killed(srv, 1)
+    -- sequential: the same records and pool as the uninterrupted run
+    local a, b = stage1.load(dir .. "/whole/stage1"), stage1.load(dir .. "/killed/stage1")
+    local n = 0
+    for i, r in pairs(a.records) do
+      n = n + 1
+      h.eq(json.encode(b.records[i]), json.encode(r), "session " .. i)
+    end
+    h.eq(n, 40)
+    h.truthy(a.pool:size() > 4, "the pool grew to " .. a.pool:size())
+    h.eq(table.concat(b.pool:names(), "|"), table.concat(a.pool:names(), "|"))
+    -- every finished try was paid once: the ledger's paid attempts are the records' tries
+    local paid, tries = paid_and_tries(dir .. "/killed")
+    h.eq(paid, tries, "paid attempts vs tries in the records")
+    -- the server saw the whole run's requests again, plus at most the one in flight per kill
+    local arrivals, distinct, repeats = {}, 0, 0
+    for _, e in ipairs(later) do arrivals[e.hash] = (arrivals[e.hash] or 0) + 1 end
+    for _, c in pairs(arrivals) do distinct, repeats = distinct + 1, repeats + c - 1 end
+    h.eq(distinct, paid_whole)
+    h.truthy(repeats <= 2, "requests sent again after the kills: " .. repeats)
+    os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(prompts))
+  end)
+  srv:stop()
+  if not ok then error(err, 0) end
+end
+
+-- With 4 conversations in flight, a conversation cut by the kill is asked again with the pool
+-- it started with (pc_started.jsonl), so its finished tries come back from the cache: every
+-- paid attempt is still one of the records' tries.
+function tests.concurrent_stage_killed_twice_pays_each_finished_try_once()
+  local srv = S.server { latency_ms = 3, jitter_ms = 4 }
+  local ok, err = pcall(function()
+    local dir, prompts = whole_and_killed(srv, 4)
+    local b = stage1.load(dir .. "/killed/stage1")
+    local n = 0
+    for _ in pairs(b.records) do n = n + 1 end
+    h.eq(n, 40)
+    local paid, tries = paid_and_tries(dir .. "/killed")
+    h.eq(paid, tries, "paid attempts vs tries in the records")
+    os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(prompts))
+  end)
+  srv:stop()
+  if not ok then error(err, 0) end
+end
+
 return tests
