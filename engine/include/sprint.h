@@ -617,9 +617,10 @@ int sp_llm_store_stage(sp_llm_store *s, const char **out, const char *run, int i
 int sp_llm_store_entries(sp_llm_store *s, int64_t *out); /* cached answers */
 /* Hex SHA-256 of data: out holds 65 bytes (64 digits and a NUL). */
 void sp_sha256_hex(char *out, const void *data, int64_t len);
-/* Appends n bytes to path (created if missing) and fsyncs before returning: a journal record
- * that survives a kill once the call returns (engine/core/file_append.c). */
-int sp_file_append_durable(const char *path, const void *data, int64_t n);
+/* Appends n bytes to path (created if missing) in one write: a journal record that survives a
+ * kill of the process once the call returns; sync = 1 also fsyncs, so it survives a power
+ * loss too (engine/core/file_append.c). */
+int sp_file_append(const char *path, const void *data, int64_t n, int sync);
 
 /* SP_CDEF_END */
 

@@ -1,6 +1,6 @@
 -- files.lua — the few file operations run directories need: read a whole file, write one
 -- atomically (the engine's sp_file_write_atomic: a temporary file, fsync, rename), append a
--- line durably (sp_file_append_durable: a journal a killed run resumes from), make a folder.
+-- line (sp_file_append: a journal a killed run resumes from), make a folder.
 local lib = require "sprint.lib"
 local C = lib.C
 
@@ -32,11 +32,13 @@ function M.mkdir(path)
   if os.execute("mkdir -p " .. M.quote(path)) ~= 0 then error("cannot make the folder " .. path, 2) end
 end
 
--- Appends one line to a journal and syncs it to the disk before returning: a finished record
--- survives a kill; a torn last line (a kill inside the write) is skipped by M.read_lines.
-function M.append_line(path, line)
+-- Appends one line to a journal in one write: a finished record survives a kill of the
+-- process; a torn last line (a kill inside the write) is skipped by M.read_lines. sync = true
+-- also waits for the disk (a power loss), which Stage 1's journals do not need: what they
+-- record can be recomputed from the LLM cache.
+function M.append_line(path, line, sync)
   local text = line .. "\n"
-  if C.sp_file_append_durable(path, text, #text) ~= 0 then lib.fail("appending to " .. path, 2) end
+  if C.sp_file_append(path, text, #text, sync and 1 or 0) ~= 0 then lib.fail("appending to " .. path, 2) end
 end
 
 -- The complete lines of a journal (a last line without its newline is a torn write: left out).

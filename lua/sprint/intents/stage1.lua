@@ -9,7 +9,8 @@
 -- Files in dir (Stage 2 reads them through sprint.intents.load):
 --   pool.json        the pool, saved after every change (pool.lua)
 --   intents.jsonl    one line per finished hard session: its intents, tries, predictions, hard
---                    negatives (appended and synced as each finishes: a kill loses none)
+--                    negatives (appended as each finishes: a kill loses none; after a power
+--                    loss the last few are asked again, from the cache)
 --   pc_started.jsonl the pool size each conversation started with: the pool only grows, so a
 --                    conversation interrupted by a kill is asked again with the very same
 --                    prompt, and its finished tries come back from the cache, unpaid

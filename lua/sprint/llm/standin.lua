@@ -70,6 +70,18 @@ local function parse_item(line)
 end
 M.parse_item = parse_item
 
+-- The same line parsed once: a session's items come back in every try and in many sessions.
+-- Parsed items are only read, never changed, so they can be shared.
+local parsed = setmetatable({}, { __mode = "v" })
+local function parse_line(line)
+  local p = parsed[line]
+  if not p then
+    p = parse_item(line)
+    parsed[line] = p
+  end
+  return p
+end
+
 local function lines_of(block)
   local out = {}
   if not block then return out end
@@ -125,6 +137,9 @@ local function stable_hash(s)
   return h
 end
 
+-- An intent's words, split once (the pool's intents are matched against every item shown).
+local intent_words = setmetatable({}, { __mode = "k" })
+
 -- How well intent phrase `intent` describes item: the idf-weighted share of the intent's words
 -- found in the item's terms, 0 below half; an exact category phrase counts fully. A word no
 -- item uses ("lover" in "mascara lover") tells nothing either way and weighs least.
@@ -133,7 +148,11 @@ local function intent_match(intent, item, idf)
   for _, c in ipairs(item.cats) do
     if c == low then return 2 end
   end
-  local ws = words(intent)
+  local ws = intent_words[intent]
+  if not ws then
+    ws = words(intent)
+    intent_words[intent] = ws
+  end
   if #ws == 0 then return 0 end
   local hit, total = 0, 0
   for _, w in ipairs(ws) do
@@ -197,8 +216,8 @@ end
 -- ---- predict-and-correct ----------------------------------------------------------------------
 local function pc(blocks, failed, stats)
   local session, candidates = {}, {}
-  for _, l in ipairs(lines_of(blocks.session_items)) do session[#session + 1] = parse_item(l) end
-  for _, l in ipairs(lines_of(blocks.candidates)) do candidates[#candidates + 1] = parse_item(l) end
+  for _, l in ipairs(lines_of(blocks.session_items)) do session[#session + 1] = parse_line(l) end
+  for _, l in ipairs(lines_of(blocks.candidates)) do candidates[#candidates + 1] = parse_line(l) end
   local pool = {}
   for _, l in ipairs(lines_of(blocks.intent_pool)) do
     local p = l:gsub("^%s*%-%s*", ""):match("^%s*(.-)%s*$")
