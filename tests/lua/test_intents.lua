@@ -425,9 +425,9 @@ assert(res.complete, tostring(res.stopped))
 ]]
 
 -- Paid attempts in a stage's ledger, and the tries its records account for (+1: the pool).
-local function paid_and_tries(dir)
+local function paid_and_tries(dir, run)
   local st = require("sprint.llm.store").open(dir .. "/llm.sqlite", "read-only")
-  local paid = st:totals("kill").attempts
+  local paid = st:totals(run or "kill").attempts
   st:close()
   local tries = 1
   for _, r in pairs(stage1.load(dir .. "/stage1").records) do tries = tries + r.tries end
@@ -515,6 +515,68 @@ function tests.concurrent_stage_killed_twice_pays_each_finished_try_once()
     h.eq(n, 40)
     local paid, tries = paid_and_tries(dir .. "/killed")
     h.eq(paid, tries, "paid attempts vs tries in the records")
+    os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(prompts))
+  end)
+  srv:stop()
+  if not ok then error(err, 0) end
+end
+
+-- ---- a budget that runs out, an endpoint that dies ------------------------------------------------
+
+local function loopback_stage(srv, dir, prompts, hard, settings)
+  local o = { base_url = srv.base_url, model = "loop", cache = dir .. "/llm.sqlite", run = "bad", backoff_ms = 5,
+              backoff_max_ms = 20, connect_timeout_ms = 500, timeout_ms = 2000, concurrency = 4 }
+  for k, v in pairs(settings or {}) do o[k] = v end
+  local client = S.with_env(S.clean_env, llm.new, o)
+  local res = stage1.run { ds = planted(), hard = hard, dir = dir .. "/stage1", client = client, domain = "Beauty",
+                           templates = templates.load(prompts), concurrency = 4, progress = false }
+  client:close()
+  return res
+end
+
+function tests.stage_stops_at_the_budget_keeps_its_work_and_resumes()
+  local srv = S.server { latency_ms = 2 }
+  local ok, err = pcall(function()
+    local dir, prompts = S.tmpdir(), loopback_templates()
+    local hard = train_sessions(planted(), 30)
+    local res = loopback_stage(srv, dir, prompts, hard, { budget_calls = 25 })
+    h.eq(res.complete, false)
+    h.truthy(res.stopped and res.stopped:find("budget reached: 25 paid calls of 25", 1, true), tostring(res.stopped))
+    h.eq(#srv:log(), 25)
+    local kept = #files.read_lines(dir .. "/stage1/intents.jsonl")
+    h.truthy(kept >= 5 and kept < 30, "sessions kept: " .. kept)
+    h.truthy(files.read(dir .. "/stage1/stage1.md"):find("budget reached", 1, true))
+    h.raises({ "stage 1 stopped", "budget reached", "a rerun resumes" }, require("sprint.intents").finish, res)
+    -- a larger budget finishes the rest, paying only for what was not done
+    res = loopback_stage(srv, dir, prompts, hard, { budget_calls = 1000 })
+    h.eq(res.complete, true)
+    local paid, tries = paid_and_tries(dir, "bad")
+    h.eq(paid, tries, "paid attempts vs the records' tries")
+    h.eq(#srv:log(), tries, "requests the server saw vs the records' tries")
+    os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(prompts))
+  end)
+  srv:stop()
+  if not ok then error(err, 0) end
+end
+
+function tests.stage_stops_when_the_endpoint_dies_and_resumes_when_it_is_back()
+  local srv = S.server { latency_ms = 40, max_seconds = 1 } -- it stops answering after a second
+  local ok, err = pcall(function()
+    local dir, prompts = S.tmpdir(), loopback_templates()
+    local hard = train_sessions(planted(), 80)
+    local res = loopback_stage(srv, dir, prompts, hard, { max_retries = 1 })
+    h.eq(res.complete, false)
+    h.truthy(res.stopped and res.stopped:find("sessions in a row could not reach the endpoint", 1, true), tostring(res.stopped))
+    local kept = #files.read_lines(dir .. "/stage1/intents.jsonl")
+    h.truthy(kept >= 1 and kept < 80, "sessions kept: " .. kept)
+    local srv2 = S.server { latency_ms = 2 }
+    local ok2, err2 = pcall(function()
+      res = loopback_stage(srv2, dir, prompts, hard)
+      h.eq(res.complete, true)
+      h.eq(#files.read_lines(dir .. "/stage1/intents.jsonl"), 80)
+    end)
+    srv2:stop()
+    if not ok2 then error(err2, 0) end
     os.execute("rm -rf " .. S.q(dir) .. " " .. S.q(prompts))
   end)
   srv:stop()

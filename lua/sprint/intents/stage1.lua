@@ -35,7 +35,8 @@ M.DOMAINS = { beauty = "Beauty", yelp = "Yelp businesses (restaurants, shops and
               planted = "Beauty" }
 
 local DEFAULTS = { max_tries = 3, candidates = 5, seed = 1, concurrency = 16, pool_cap = 1000,
-                   gip_max_intents = 40, progress = true, batch = false, batch_results = "" }
+                   gip_max_intents = 40, progress = true, batch = false, batch_results = "",
+                   max_failures_in_a_row = 3 }
 
 -- The records of a journal file (torn last line dropped and cut off, so appends stay whole).
 local function read_journal(path)
@@ -126,6 +127,7 @@ function M.run(opts)
   local show = progress_mod.new { total = #o.hard, done = n_done_before, client = client, enabled = o.progress }
   local stop_reason
   local unfinished = {}
+  local failures_in_a_row = 0
 
   local tasks = {}
   for t, i in ipairs(todo) do
@@ -140,8 +142,18 @@ function M.run(opts)
       local rec, why, kind = pc.converse(env, case, pool:names(n))
       if not rec then
         unfinished[#unfinished + 1] = { session = i, key = case.key, why = why, kind = kind }
+        if kind == "network" or kind == "http" or kind == "bad_response" then
+          -- an endpoint that is down, or refuses every request the same way, fails them all
+          -- after their retries: stop after a few in a row rather than wait out every session
+          failures_in_a_row = failures_in_a_row + 1
+          if failures_in_a_row >= o.max_failures_in_a_row and not stop_reason then
+            stop_reason = string.format("%d sessions in a row could not reach the endpoint; the last: %s",
+              failures_in_a_row, why)
+          end
+        end
         return nil
       end
+      failures_in_a_row = 0
       if rec.status == "accepted" then
         local ok, err = pcall(function()
           local got, new = pool:add_all(rec.intents, { source = "pc", session = case.key, try = rec.accepted_try })
