@@ -281,9 +281,22 @@ local BATCH_KEYS = { split = "string", batch_size = "number", max_len = "number"
 
 -- ds:batches{split = "train", batch_size = 256, max_len = 50, ...}: reusable int32 tensors
 -- filled batch by batch (no allocation per batch). for rows in b:epoch(e) do ... b.seq ... end
+-- Integer settings and their ranges: the C struct would silently truncate 2.5 to 2 (and wrap
+-- 2^31 to a negative int).
+local INT_MAX = 2 ^ 31 - 1
+local BATCH_INTS = { batch_size = { 1, INT_MAX }, max_len = { 1, INT_MAX }, n_uniform_neg = { 0, INT_MAX },
+                     n_hard_neg = { 0, INT_MAX }, seed = { 0, 2 ^ 53 } }
+
 function Dataset:batches(opts)
   local p = dp(self, "dataset:batches")
-  local o = merge({}, opts, BATCH_KEYS, "batch")
+  local ok, o = pcall(merge, {}, opts, BATCH_KEYS, "batch")
+  if not ok then error(o, 2) end
+  for _, k in ipairs(sorted_keys(BATCH_INTS)) do
+    local v, r = o[k], BATCH_INTS[k]
+    if v ~= nil and (v % 1 ~= 0 or v < r[1] or v > r[2]) then
+      error(string.format("dataset:batches: %s must be an integer in [%d, %.0f], got %s", k, r[1], r[2], tostring(v)), 2)
+    end
+  end
   local cfg = ffi.new("sp_batch_config")
   C.sp_batch_config_default(cfg)
   for k, v in pairs(o) do

@@ -74,6 +74,13 @@ function tests.batches_from_lua()
     h.eq(rows_total, b:n_examples())
     h.raises("split must be", function() ds:batches { split = "dev" } end)
     h.raises("unknown batch setting", function() ds:batches { batchsize = 3 } end)
+    -- the C struct holds ints: 2.5 would silently become 2, 2^31 a negative number
+    h.raises("dataset:batches: batch_size must be an integer in [1, 2147483647], got 2.5",
+      function() ds:batches { batch_size = 2.5 } end)
+    h.raises("max_len must be an integer in [1, 2147483647], got 2147483648",
+      function() ds:batches { max_len = 2 ^ 31 } end)
+    h.raises("n_uniform_neg must be an integer in [0, 2147483647], got -1",
+      function() ds:batches { n_uniform_neg = -1 } end)
   end)
 end
 
