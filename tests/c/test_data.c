@@ -295,6 +295,30 @@ Test(batcher, known_rows_padding_and_augmentation) {
   sp_dataset_free(d);
 }
 
+/* batch_size x max_len is the size of the caller's seq tensor: a huge one is refused by the
+ * batcher itself (its histogram is sized by the longest session, not max_len). */
+Test(batcher, huge_sizes_are_errors_not_allocations) {
+  sp_dataset *d = tiny(0);
+  sp_batch_config c;
+  sp_batch_config_default(&c);
+  sp_batcher *b = NULL;
+  c.max_len = 100000000;
+  expect_error(sp_batcher_new(&b, d, &c), SP_ESHAPE,
+               "sp_batcher_new: batch_size 256 x max_len 100000000 = 25600000000 elements is too large");
+  cr_expect_null(b);
+  c.max_len = 50;
+  c.n_uniform_neg = 1 << 30;
+  expect_error(sp_batcher_new(&b, d, &c), SP_ESHAPE, "batch_size 256 x negatives 1073741825");
+  /* a long max_len that fits is fine, and batches come out as with a short one */
+  c.n_uniform_neg = 1;
+  c.batch_size = 2;
+  c.max_len = 1 << 20;
+  cr_assert_eq(sp_batcher_new(&b, d, &c), SP_OK, "%s", sp_last_error());
+  cr_expect_eq(sp_batcher_n_examples(b), 3);
+  sp_batcher_free(b);
+  sp_dataset_free(d);
+}
+
 /* Every (session, target, negatives) triple of an epoch, in order, for a batch size. */
 static uint64_t epoch_digest(sp_dataset *d, int batch, int64_t epoch, int hard) {
   sp_batch_config c;
