@@ -127,11 +127,11 @@ local function serialize(t)
   return table.concat(parts, ";")
 end
 
--- FNV-1a over a string, as 16 hex digits (the cache file's name).
-local function fnv_hex(s)
+-- FNV-1a over a string (uint64_t cdata): the cache file's name and its settings hash.
+local function fnv(s)
   local h = ffi.new("uint64_t", 1469598103934665603ULL)
   for i = 1, #s do h = bit.bxor(h, s:byte(i)) * 1099511628211ULL end
-  return string.format("%016x", h)
+  return h
 end
 
 -- ---- the dataset object ----------------------------------------------------------------
@@ -242,8 +242,12 @@ function Dataset:labels()
   return names
 end
 
+-- Writes the prepared dataset to path, with its identity (name and settings hash, 0 for a
+-- dataset that did not come through the registry).
 function Dataset:save(path)
-  if C.sp_dataset_save(dp(self, "dataset:save"), path) ~= 0 then lib.fail("dataset:save", 2) end
+  if C.sp_dataset_save(dp(self, "dataset:save"), path, self.name or "", self.settings_hash or 0) ~= 0 then
+    lib.fail("dataset:save", 2)
+  end
 end
 
 -- A Table-1-style table: sessions, items, interactions, average length per split, with the
@@ -406,45 +410,58 @@ local function make(entry, name, prep, gen)
   return ds
 end
 
--- The cache file for (name, settings, inputs).
-local function cache_path(entry, name, prep, gen)
-  local parts = { "sprint-dataset-v1", name, entry.loader, serialize(prep), gen and serialize(gen) or "" }
+-- The cache file for (name, settings, inputs), and the hash of all of them, which the file
+-- also carries inside (its identity).
+local function cache_key(entry, name, prep, gen)
+  local parts = { "sprint-dataset-v2", name, entry.loader, serialize(prep), gen and serialize(gen) or "" }
   if entry.loader ~= "planted" then
     local folder = M.locate(entry, name)
     for _, rel in ipairs(sorted_keys(entry.files)) do
       parts[#parts + 1] = rel .. "=" .. fingerprint(folder .. "/" .. rel)
     end
   end
-  return string.format("%s/%s-%s.spd", M.cache_dir(), name, fnv_hex(table.concat(parts, "\n")))
+  local hash = fnv(table.concat(parts, "\n"))
+  return string.format("%s/%s-%016x.spd", M.cache_dir(), name, hash), hash
 end
 
--- Prepares from the raw files (ignoring any cache) and writes the cache.
-function M.prepare(name, overrides)
-  local entry = entry_of(name)
-  local prep, gen = settings_of(entry, overrides)
+local function prepare(entry, name, prep, gen, path, hash)
   local ds = make(entry, name, prep, gen)
-  local path = cache_path(entry, name, prep, gen)
+  ds.settings_hash = hash
   os.execute("mkdir -p '" .. M.cache_dir():gsub("'", "'\\''") .. "'")
   ds:save(path)
   ds.cache_path, ds.settings = path, prep
   return ds
 end
 
+-- Prepares from the raw files (ignoring any cache) and writes the cache.
+function M.prepare(name, overrides)
+  local entry = entry_of(name)
+  local prep, gen = settings_of(entry, overrides)
+  local path, hash = cache_key(entry, name, prep, gen)
+  return prepare(entry, name, prep, gen, path, hash)
+end
+
 -- The prepared dataset from the cache when its inputs and settings are unchanged, else prepared.
+-- A cache file that is damaged, from another version, or not this dataset's (its identity
+-- names another dataset or settings) is a cache miss: prepared again and replaced, and
+-- ds.cache_replaced says why.
 function M.load(name, overrides)
   local entry = entry_of(name)
   local prep, gen = settings_of(entry, overrides)
-  local path = cache_path(entry, name, prep, gen)
+  local path, hash = cache_key(entry, name, prep, gen)
+  local why
   if exists(path) then
     local out = ffi.new("sp_dataset*[1]")
-    if C.sp_dataset_load(out, path) == 0 then
+    if C.sp_dataset_load(out, path, name, hash) == 0 then
       local ds = wrap(out[0], name, entry)
-      ds.cache_path, ds.settings, ds.from_cache = path, prep, true
+      ds.cache_path, ds.settings, ds.settings_hash, ds.from_cache = path, prep, hash, true
       return ds
     end
-    -- a damaged cache file is prepared again (and replaced), not an error
+    why = lib.last_error()
   end
-  return M.prepare(name, overrides)
+  local ds = prepare(entry, name, prep, gen, path, hash)
+  ds.cache_replaced = why
+  return ds
 end
 
 -- Data people bring: a loader and its files, without the registry or the cache.

@@ -197,19 +197,29 @@ Test(data, cache_round_trip_and_damaged_files) {
   sp_dataset *d = tiny(1), *e;
   char path[128];
   snprintf(path, sizeof path, "/tmp/sprint_test_ds_%ld.spd", (long)getpid());
-  cr_assert_eq(sp_dataset_save(d, path), SP_OK, "%s", sp_last_error());
-  cr_assert_eq(sp_dataset_load(&e, path), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_dataset_save(d, path, "tiny", 42), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_dataset_load(&e, path, "tiny", 42), SP_OK, "%s", sp_last_error());
   cr_expect(same_dataset(d, e), "the cache changed the dataset");
   cr_expect_str_eq(sp_dataset_report_line(d, 0), sp_dataset_report_line(e, 0));
+  const char *name;
+  uint64_t hash;
+  cr_assert_eq(sp_dataset_identity(e, &name, &hash), SP_OK);
+  cr_expect(strcmp(name, "tiny") == 0 && hash == 42, "identity %s %llu", name, (unsigned long long)hash);
+  sp_dataset_free(e);
+  /* the file says whose it is: another name or settings hash is refused, NULL accepts any */
+  expect_error(sp_dataset_load(&e, path, "other", 42), SP_EFORMAT,
+               "holds the prepared dataset 'tiny' (settings hash 000000000000002a), not 'other'");
+  expect_error(sp_dataset_load(&e, path, "tiny", 43), SP_EFORMAT, "not 'tiny' (settings hash 000000000000002b)");
+  cr_assert_eq(sp_dataset_load(&e, path, NULL, 0), SP_OK, "%s", sp_last_error());
   sp_dataset_free(e);
   FILE *f = fopen(path, "r+b");
   fseek(f, 100, SEEK_SET);
   fputc(0x7f, f);
   fclose(f);
-  expect_error(sp_dataset_load(&e, path), SP_EFORMAT, "checksum");
+  expect_error(sp_dataset_load(&e, path, "tiny", 42), SP_EFORMAT, "checksum");
   cr_assert_eq(truncate(path, 50), 0);
-  expect_error(sp_dataset_load(&e, path), SP_EFORMAT, "checksum");
-  expect_error(sp_dataset_load(&e, "/nonexistent/x.spd"), SP_EIO, "cannot read");
+  expect_error(sp_dataset_load(&e, path, "tiny", 42), SP_EFORMAT, "checksum");
+  expect_error(sp_dataset_load(&e, "/nonexistent/x.spd", NULL, 0), SP_EIO, "cannot read");
   unlink(path);
   sp_dataset_free(d);
 }

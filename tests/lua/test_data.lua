@@ -36,6 +36,50 @@ function tests.planted_through_the_registry_and_cache()
   end)
 end
 
+local function copy_file(from, to)
+  local f = assert(io.open(from, "rb"))
+  local bytes = f:read("*a")
+  f:close()
+  f = assert(io.open(to, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
+-- A cache file carries its dataset's name and settings hash: one copied over another
+-- dataset's (or other settings') cache name is a cache miss, prepared again and replaced.
+function tests.a_cache_file_under_another_name_is_not_trusted()
+  with_cache(function()
+    local a = data.load("planted", { n_sessions = 300 })
+    local b = data.load("planted", { n_sessions = 200 })
+    local nb = b:n_sessions()
+    h.truthy(a:n_sessions() ~= nb, "the two settings give different datasets")
+    copy_file(a.cache_path, b.cache_path)
+    local again = data.load("planted", { n_sessions = 200 })
+    h.truthy(not again.from_cache, "the copied file must not pass for the other settings")
+    h.eq(again:n_sessions(), nb)
+    h.truthy(again.cache_replaced and again.cache_replaced:find("holds the prepared dataset 'planted' %(settings hash %x+%), not 'planted'"),
+      tostring(again.cache_replaced))
+    local third = data.load("planted", { n_sessions = 200 })
+    h.truthy(third.from_cache and third:n_sessions() == nb, "the replaced file is the right one")
+    -- another dataset's name: a registry twin of planted with the same settings
+    local saved = data.registry
+    data.registry = function()
+      local reg = saved()
+      reg.twin = reg.planted
+      return reg
+    end
+    local ok, err = pcall(function()
+      local twin = data.load("twin", { n_sessions = 300 })
+      copy_file(a.cache_path, twin.cache_path)
+      local t2 = data.load("twin", { n_sessions = 300 })
+      h.truthy(not t2.from_cache, "planted's file must not pass for twin's")
+      h.truthy(t2.cache_replaced:find("'planted'", 1, true) and t2.cache_replaced:find("not 'twin'", 1, true), t2.cache_replaced)
+    end)
+    data.registry = saved
+    if not ok then error(err, 0) end
+  end)
+end
+
 function tests.dataset_object_reads_sessions_items_and_stats()
   with_cache(function()
     local ds = data.load("planted", { n_sessions = 400 })

@@ -46,7 +46,8 @@ local function describe_time(ds, label)
   if ds.from_cache then
     return string.format("%s: loaded from %s", label, ds.cache_path)
   end
-  return string.format("%s: prepared in %.3f s (CPU), cached at %s", label, ds.prepare_seconds or 0, ds.cache_path or "-")
+  return string.format("%s: prepared in %.3f s (CPU), cached at %s%s", label, ds.prepare_seconds or 0,
+    ds.cache_path or "-", ds.cache_replaced and ("\n  (replacing a cache file that did not fit: " .. ds.cache_replaced .. ")") or "")
 end
 
 local commands = {}
