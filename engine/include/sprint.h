@@ -269,6 +269,8 @@ int sp_dataset_generate_planted(sp_dataset **out, const sp_planted_config *gen,
                                 const sp_prep_config *prep);
 /* FNV-1a 64 of a file's bytes, and its size: the dataset cache's key for raw inputs. */
 int sp_file_fingerprint(const char *path, uint64_t *hash, int64_t *size);
+/* Hex SHA-256 of a file's bytes (what the registry lists): out holds 65 bytes. */
+int sp_file_sha256_hex(char *out, const char *path);
 /* Writes n bytes to path atomically: a temporary file, fsync, then rename over path. */
 int sp_file_write_atomic(const char *path, const void *data, int64_t n);
 /* The preparation log: what each step removed ("k-core: 12 interactions"), in order. */

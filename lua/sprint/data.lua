@@ -6,6 +6,7 @@
 --   for i = 1, ds:n_sessions() do local s = ds:session(i) ... end
 local ffi = require "ffi"
 local lib = require "sprint.lib"
+local checksums = require "sprint.checksums"
 local C = lib.C
 
 local M = {}
@@ -391,7 +392,8 @@ local function settings_of(entry, overrides)
   return prep, gen
 end
 
-local function make(entry, name, prep, gen)
+-- The dataset from its raw files (folder: where they are) or from its generator.
+local function make(entry, name, prep, gen, folder)
   local out = ffi.new("sp_dataset*[1]")
   local t0 = os.clock()
   if entry.loader == "planted" then
@@ -399,9 +401,14 @@ local function make(entry, name, prep, gen)
       lib.fail("sprint.data: generating " .. name, 3)
     end
   else
-    local folder = M.locate(entry, name)
-    local paths = ffi.new("const char*[1]", { folder })
-    if C.sp_dataset_prepare(out, entry.loader, paths, 1, prep_config(prep)) ~= 0 then
+    -- the *-shared loaders read the folder; file loaders the entry's paths, in their order
+    local list = { folder }
+    if entry.paths then
+      list = {}
+      for i, rel in ipairs(entry.paths) do list[i] = folder .. "/" .. rel end
+    end
+    local paths = ffi.new("const char*[?]", #list, list)
+    if C.sp_dataset_prepare(out, entry.loader, paths, #list, prep_config(prep)) ~= 0 then
       lib.fail("sprint.data: preparing " .. name, 3)
     end
   end
@@ -410,56 +417,76 @@ local function make(entry, name, prep, gen)
   return ds
 end
 
+-- The entry's raw files: their folder on the data path and { rel = fingerprint }; checked
+-- against the registry's SHA-256 unless verify is off (see checksums.lua).
+local function raw_files(entry, name, verify)
+  if not entry.files then return nil, nil end
+  local folder = M.locate(entry, name)
+  local fps = {}
+  for rel in pairs(entry.files) do fps[rel] = fingerprint(folder .. "/" .. rel) end
+  if checksums.enabled(verify) then checksums.check(name, entry, folder, fps, M.cache_dir()) end
+  return folder, fps
+end
+
 -- The cache file for (name, settings, inputs), and the hash of all of them, which the file
 -- also carries inside (its identity).
-local function cache_key(entry, name, prep, gen)
+local function cache_key(entry, name, prep, gen, fps)
   local parts = { "sprint-dataset-v2", name, entry.loader, serialize(prep), gen and serialize(gen) or "" }
-  if entry.loader ~= "planted" then
-    local folder = M.locate(entry, name)
-    for _, rel in ipairs(sorted_keys(entry.files)) do
-      parts[#parts + 1] = rel .. "=" .. fingerprint(folder .. "/" .. rel)
-    end
-  end
+  for _, rel in ipairs(sorted_keys(fps or {})) do parts[#parts + 1] = rel .. "=" .. fps[rel] end
   local hash = fnv(table.concat(parts, "\n"))
   return string.format("%s/%s-%016x.spd", M.cache_dir(), name, hash), hash
 end
 
-local function prepare(entry, name, prep, gen, path, hash)
-  local ds = make(entry, name, prep, gen)
-  ds.settings_hash = hash
+-- What load and prepare share: the entry, its settings, its raw files (checked) and the cache key.
+local function resolve(name, overrides)
+  local entry = entry_of(name)
+  local settings, verify = {}, nil
+  for k, v in pairs(overrides or {}) do
+    if k == "verify" then verify = v else settings[k] = v end
+  end
+  if verify ~= nil and verify ~= true and verify ~= false and verify ~= "true" and verify ~= "false" then
+    error("sprint.data: verify must be true or false, got " .. tostring(verify), 0)
+  end
+  local prep, gen = settings_of(entry, settings)
+  local folder, fps = raw_files(entry, name, verify)
+  local path, hash = cache_key(entry, name, prep, gen, fps)
+  return { entry = entry, prep = prep, gen = gen, folder = folder, path = path, hash = hash }
+end
+
+local function prepare(name, r)
+  local ds = make(r.entry, name, r.prep, r.gen, r.folder)
+  ds.settings_hash = r.hash
   os.execute("mkdir -p '" .. M.cache_dir():gsub("'", "'\\''") .. "'")
-  ds:save(path)
-  ds.cache_path, ds.settings = path, prep
+  ds:save(r.path)
+  ds.cache_path, ds.settings = r.path, r.prep
   return ds
 end
 
--- Prepares from the raw files (ignoring any cache) and writes the cache.
+-- Prepares from the raw files (ignoring any cache) and writes the cache. overrides: the
+-- registry's settings to change, and verify = false to skip the raw files' SHA-256 check.
 function M.prepare(name, overrides)
-  local entry = entry_of(name)
-  local prep, gen = settings_of(entry, overrides)
-  local path, hash = cache_key(entry, name, prep, gen)
-  return prepare(entry, name, prep, gen, path, hash)
+  return prepare(name, resolve(name, overrides))
 end
 
 -- The prepared dataset from the cache when its inputs and settings are unchanged, else prepared.
+-- The raw files are checked against the registry's SHA-256 first (once per file content; see
+-- checksums.lua), so a truncated or edited file is an error, not another dataset.
 -- A cache file that is damaged, from another version, or not this dataset's (its identity
 -- names another dataset or settings) is a cache miss: prepared again and replaced, and
 -- ds.cache_replaced says why.
 function M.load(name, overrides)
-  local entry = entry_of(name)
-  local prep, gen = settings_of(entry, overrides)
-  local path, hash = cache_key(entry, name, prep, gen)
+  local r = resolve(name, overrides)
   local why
-  if exists(path) then
+  if exists(r.path) then
     local out = ffi.new("sp_dataset*[1]")
-    if C.sp_dataset_load(out, path, name, hash) == 0 then
-      local ds = wrap(out[0], name, entry)
-      ds.cache_path, ds.settings, ds.settings_hash, ds.from_cache = path, prep, hash, true
+    if C.sp_dataset_load(out, r.path, name, r.hash) == 0 then
+      local ds = wrap(out[0], name, r.entry)
+      ds.cache_path, ds.settings, ds.settings_hash, ds.from_cache = r.path, r.prep, r.hash, true
       return ds
     end
     why = lib.last_error()
   end
-  local ds = prepare(entry, name, prep, gen, path, hash)
+  local ds = prepare(name, r)
   ds.cache_replaced = why
   return ds
 end

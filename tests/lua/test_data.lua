@@ -152,6 +152,90 @@ function tests.settings_are_checked()
   h.raises("unknown loader", function() data.from_files("nosuch-loader", { "/x" }) end)
 end
 
+-- ---- raw files against the registry's SHA-256 ---------------------------------------------
+
+local function sha256sum(path) -- the system's tool, independent of the code under test
+  local p = io.popen("sha256sum '" .. path .. "'")
+  local sum = p:read("*a"):match("^(%x+)")
+  p:close()
+  return sum
+end
+
+local function write_lines(path, lines)
+  local f = assert(io.open(path, "wb"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+end
+
+local function read_lines(path, n)
+  local lines = {}
+  for line in io.lines(path) do
+    if n and #lines >= n then break end
+    lines[#lines + 1] = line
+  end
+  return lines
+end
+
+-- Runs fn(dir) with a private data path (dir) and cache, and a registry with extra entries.
+local function with_data(extra, fn)
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p '" .. dir .. "'")
+  local saved_path, saved_reg = data.search_path, data.registry
+  data.search_path = function() return { dir } end
+  data.registry = function()
+    local reg = saved_reg()
+    for k, v in pairs(extra) do reg[k] = v end
+    return reg
+  end
+  local ok, err = pcall(with_cache, function(cache) fn(dir, cache) end)
+  data.search_path, data.registry = saved_path, saved_reg
+  os.execute("rm -rf '" .. dir .. "'")
+  if not ok then error(err, 0) end
+end
+
+function tests.raw_files_are_checked_against_the_registry_once_per_content()
+  local fixture = data.root() .. "/tests/fixtures/data/plain/"
+  local entry = {
+    title = "the plain fixture", loader = "plain", folder = "shafix",
+    files = { ["sessions.tsv"] = sha256sum(fixture .. "sessions.tsv"), ["items.tsv"] = sha256sum(fixture .. "items.tsv") },
+    paths = { "sessions.tsv", "items.tsv" },
+    prepare = { min_session_len = 1, min_item_support = 1, min_eval_len = 1, filter_unseen_eval = false },
+  }
+  with_data({ shafix = entry }, function(dir, cache)
+    os.execute("mkdir -p '" .. dir .. "/shafix'")
+    write_lines(dir .. "/shafix/sessions.tsv", read_lines(fixture .. "sessions.tsv"))
+    write_lines(dir .. "/shafix/items.tsv", read_lines(fixture .. "items.tsv"))
+    local checksums = require "sprint.checksums"
+    local saved, hashed = checksums.sha256, 0
+    checksums.sha256 = function(path) hashed = hashed + 1 return saved(path) end
+    local ok, err = pcall(function()
+      local ds = data.load("shafix")
+      h.eq(hashed, 2, "the first load hashes both files")
+      h.eq(#read_lines(cache .. "/" .. checksums.RECORD), 2, "and remembers both digests")
+      data.load("shafix")
+      data.prepare("shafix")
+      h.eq(hashed, 2, "unchanged files are not hashed again")
+      -- truncated at a line: refused, naming the file, both digests and the way around it
+      write_lines(dir .. "/shafix/sessions.tsv", read_lines(fixture .. "sessions.tsv", 2))
+      local actual = sha256sum(dir .. "/shafix/sessions.tsv")
+      h.raises({ "dataset 'shafix': 1 raw file(s) differ from datasets/registry.lua",
+                 "sessions.tsv (" .. dir .. "/shafix/sessions.tsv): SHA-256 " .. actual,
+                 "the registry lists " .. entry.files["sessions.tsv"],
+                 "verify = false (--set verify=false", "SPRINT_DATA_VERIFY=0" }, data.load, "shafix")
+      h.raises("differ from datasets/registry.lua", data.prepare, "shafix")
+      h.eq(hashed, 3, "the changed file is hashed once")
+      -- a deliberate local edit
+      local edited = data.load("shafix", { verify = false })
+      h.truthy(edited:n_sessions() < ds:n_sessions(), "the edited file has fewer sessions")
+      h.eq(data.load("shafix", { verify = "false" }):n_sessions(), edited:n_sessions())
+      h.raises("verify must be true or false", data.load, "shafix", { verify = "maybe" })
+    end)
+    checksums.sha256 = saved
+    if not ok then error(err, 0) end
+  end)
+end
+
 local function shared_here()
   local f = io.open(data.root() .. "/../shared/datasets/amazon_beauty_2014_5core/PROVENANCE.md", "rb")
   if f then f:close() end
@@ -181,6 +265,28 @@ function tests.data_command_stats_and_show_on_beauty()
   local bad = run("stats beauty --set min_item_supprt=3")
   h.truthy(bad:find("unknown preparation setting") and bad:find("rc=1"), bad)
   os.execute("rm -rf '" .. cache .. "'")
+end
+
+-- The case that was silent: both Beauty sequence files truncated at the same line prepared into
+-- 2,867 sessions instead of 7,215.
+function tests.truncated_beauty_files_are_refused()
+  if not shared_here() then h.skip("../shared/datasets is not here") end
+  local src = data.root() .. "/../shared/datasets/amazon_beauty_2014_5core"
+  local entry = data.registry().beauty
+  with_data({}, function(dir)
+    local folder = dir .. "/" .. entry.folder
+    for rel in pairs(entry.files) do
+      os.execute("mkdir -p '" .. (folder .. "/" .. rel):match("^(.*)/") .. "'")
+      os.execute("cp '" .. src .. "/" .. rel .. "' '" .. folder .. "/" .. rel .. "'")
+    end
+    for _, rel in ipairs({ "raw/ticoserec/Beauty_item_org_rank.txt", "raw/ticoserec/Beauty_time_org_rank.txt" }) do
+      write_lines(folder .. "/" .. rel, read_lines(src .. "/" .. rel, 9000))
+    end
+    h.raises({ "dataset 'beauty': 2 raw file(s) differ", "Beauty_item_org_rank.txt", "Beauty_time_org_rank.txt",
+               "the registry lists " .. entry.files["raw/ticoserec/Beauty_item_org_rank.txt"] }, data.load, "beauty")
+    local ds = data.load("beauty", { verify = false })
+    h.truthy(ds:n_sessions() < 7215, "the truncated files give another dataset: " .. ds:n_sessions())
+  end)
 end
 
 return tests
