@@ -47,7 +47,8 @@ static int shape_numel(const char *what, int ndim, const int *shape, int64_t *nu
   if (overflow || n > SP_MAX_NUMEL || n * 4 > ((int64_t)1 << 30)) {
     char desc[96];
     int at = snprintf(desc, sizeof desc, "shape (");
-    for (int i = 0; i < ndim; i++) at += snprintf(desc + at, sizeof desc - (size_t)at, "%s%d", i ? ", " : "", shape[i]);
+    for (int i = 0; i < ndim; i++)
+      at += snprintf(desc + at, sizeof desc - (size_t)at, "%s%d", i ? ", " : "", shape[i]);
     snprintf(desc + at, sizeof desc - (size_t)at, ")");
     SP_TRY(sp_check_numel(what, desc, overflow ? -1 : n, 4));
   }

@@ -70,7 +70,8 @@ int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config 
   snprintf(desc, sizeof desc, "batch_size %d x negatives %lld", cfg.batch_size,
            (long long)cfg.n_uniform_neg + cfg.n_hard_neg);
   SP_TRY(sp_check_numel("sp_batcher_new", desc,
-                        (int64_t)cfg.batch_size * ((int64_t)cfg.n_uniform_neg + cfg.n_hard_neg), 4));
+                        (int64_t)cfg.batch_size * ((int64_t)cfg.n_uniform_neg + cfg.n_hard_neg),
+                        4));
   sp_batcher *b = calloc(1, sizeof *b);
   if (!b) return SP_FAIL(SP_ENOMEM, "sp_batcher_new: out of memory");
   b->d = d;
@@ -144,7 +145,7 @@ static int32_t example_len(const sp_batcher *b, int64_t e) {
  * sessions of similar length and the model's trimming drops nearly all padding. */
 static void bucket(sp_batcher *b, int64_t epoch) {
   const int64_t B = b->cfg.batch_size, window = B * 64, n = b->n_examples;
-  int64_t *count = b->count; /* (hist_len + 2) */
+  int64_t *count = b->count;          /* (hist_len + 2) */
   const int32_t maxlen = b->hist_len; /* no example is longer */
   for (int64_t w0 = 0; w0 < n; w0 += window) {
     int64_t w1 = w0 + window < n ? w0 + window : n;

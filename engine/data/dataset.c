@@ -138,13 +138,15 @@ static void put(sp_writer *w, const void *p, int64_t n) {
 }
 
 int sp_dataset_identity(const sp_dataset *d, const char **name, uint64_t *settings_hash) {
-  if (!d || !name || !settings_hash) return SP_FAIL(SP_EINVAL, "sp_dataset_identity: NULL argument");
+  if (!d || !name || !settings_hash)
+    return SP_FAIL(SP_EINVAL, "sp_dataset_identity: NULL argument");
   *name = d->name ? d->name : "";
   *settings_hash = d->settings_hash;
   return SP_OK;
 }
 
-int sp_dataset_save(const sp_dataset *d, const char *path, const char *name, uint64_t settings_hash) {
+int sp_dataset_save(const sp_dataset *d, const char *path, const char *name,
+                    uint64_t settings_hash) {
   if (!d || !path || !name) return SP_FAIL(SP_EINVAL, "sp_dataset_save: NULL argument");
   size_t name_len = strlen(name);
   if (name_len > MAX_NAME_LEN)
@@ -214,7 +216,8 @@ int sp_dataset_load(sp_dataset **out, const char *path, const char *name, uint64
              h->name_len < 0 || h->name_len > MAX_NAME_LEN))
     ok = 0;
   const char *stored_name = ok ? take(&r, h->name_len + 1, &ok) : NULL;
-  if (ok && (stored_name[h->name_len] != '\0' || (int64_t)strlen(stored_name) != h->name_len)) ok = 0;
+  if (ok && (stored_name[h->name_len] != '\0' || (int64_t)strlen(stored_name) != h->name_len))
+    ok = 0;
   if (ok && name && (strcmp(stored_name, name) != 0 || h->settings_hash != settings_hash)) {
     int rc = SP_FAIL(SP_EFORMAT,
                      "%s: holds the prepared dataset '%s' (settings hash %016llx), not '%s' "

@@ -241,7 +241,8 @@ void sp_dataset_free(sp_dataset *d);
  * of everything it was prepared from (the Lua side hashes loader, settings and raw files). A
  * load given a name refuses (SP_EFORMAT) a file of another name or hash, so a file copied or
  * renamed under another dataset's cache name never passes for it; name NULL accepts any. */
-int sp_dataset_save(const sp_dataset *d, const char *path, const char *name, uint64_t settings_hash);
+int sp_dataset_save(const sp_dataset *d, const char *path, const char *name,
+                    uint64_t settings_hash);
 int sp_dataset_load(sp_dataset **out, const char *path, const char *name, uint64_t settings_hash);
 /* The identity a loaded dataset's file carried ("" and 0 for one prepared in this process). */
 int sp_dataset_identity(const sp_dataset *d, const char **name, uint64_t *settings_hash);

@@ -84,7 +84,8 @@ Test(tensor, huge_shapes_are_refused_before_allocating) {
                "= more than 2^63 elements is too large");
   expect_error(sp_tensor_new(&t, SP_F32, 2, SHAPE(65536, 32768)), SP_ESHAPE,
                "at most 2147483647 elements");
-  cr_assert_eq(sp_tensor_new(&t, SP_F32, 3, SHAPE(0, 1 << 30, 1 << 30)), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_tensor_new(&t, SP_F32, 3, SHAPE(0, 1 << 30, 1 << 30)), SP_OK, "%s",
+               sp_last_error());
   cr_expect_eq(sp_tensor_numel(t), 0, "a zero dimension makes an empty tensor, whatever the rest");
   sp_tensor_free(t);
   sp_ctx *ctx;
@@ -94,7 +95,8 @@ Test(tensor, huge_shapes_are_refused_before_allocating) {
   sp_ctx_free(ctx);
   /* the memory bound, with elements larger than any machine's memory allows */
   cr_expect_eq(sp_check_numel("test", "x", 1000, (int64_t)1 << 40), SP_ESHAPE);
-  cr_expect(strstr(sp_last_error(), "test: x = 1000 elements is too large") != NULL, "%s", sp_last_error());
+  cr_expect(strstr(sp_last_error(), "test: x = 1000 elements is too large") != NULL, "%s",
+            sp_last_error());
   cr_expect(strstr(sp_last_error(), "GiB of memory") != NULL, "%s", sp_last_error());
   cr_expect_eq(sp_check_numel("test", "x", 1000, 4), SP_OK);
 }

@@ -204,12 +204,14 @@ Test(data, cache_round_trip_and_damaged_files) {
   const char *name;
   uint64_t hash;
   cr_assert_eq(sp_dataset_identity(e, &name, &hash), SP_OK);
-  cr_expect(strcmp(name, "tiny") == 0 && hash == 42, "identity %s %llu", name, (unsigned long long)hash);
+  cr_expect(strcmp(name, "tiny") == 0 && hash == 42, "identity %s %llu", name,
+            (unsigned long long)hash);
   sp_dataset_free(e);
   /* the file says whose it is: another name or settings hash is refused, NULL accepts any */
   expect_error(sp_dataset_load(&e, path, "other", 42), SP_EFORMAT,
                "holds the prepared dataset 'tiny' (settings hash 000000000000002a), not 'other'");
-  expect_error(sp_dataset_load(&e, path, "tiny", 43), SP_EFORMAT, "not 'tiny' (settings hash 000000000000002b)");
+  expect_error(sp_dataset_load(&e, path, "tiny", 43), SP_EFORMAT,
+               "not 'tiny' (settings hash 000000000000002b)");
   cr_assert_eq(sp_dataset_load(&e, path, NULL, 0), SP_OK, "%s", sp_last_error());
   sp_dataset_free(e);
   FILE *f = fopen(path, "r+b");
@@ -313,8 +315,9 @@ Test(batcher, huge_sizes_are_errors_not_allocations) {
   sp_batch_config_default(&c);
   sp_batcher *b = NULL;
   c.max_len = 100000000;
-  expect_error(sp_batcher_new(&b, d, &c), SP_ESHAPE,
-               "sp_batcher_new: batch_size 256 x max_len 100000000 = 25600000000 elements is too large");
+  expect_error(
+      sp_batcher_new(&b, d, &c), SP_ESHAPE,
+      "sp_batcher_new: batch_size 256 x max_len 100000000 = 25600000000 elements is too large");
   cr_expect_null(b);
   c.max_len = 50;
   c.n_uniform_neg = 1 << 30;
