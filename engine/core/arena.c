@@ -14,6 +14,9 @@ struct sp_arena_chunk {
 };
 
 static sp_arena_chunk *chunk_new(sp_arena *a, int64_t size) {
+  /* more than the machine has cannot succeed (and ASan's allocator would abort): NULL, which
+   * callers report as out of memory */
+  if (size < 0 || (size > ((int64_t)1 << 30) && size > sp_memory_bytes())) return NULL;
   sp_arena_chunk *c = malloc(sizeof *c);
   if (!c) return NULL;
   c->base = aligned_alloc(ARENA_ALIGN, (size_t)((size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN));

@@ -41,6 +41,16 @@ int sp_error_set(int status, const char *file, int line, const char *fmt, ...)
   } while (0)
 void sp_internal_abort(const char *file, int line, const char *what) __attribute__((noreturn));
 
+/* ---- how large one allocation may be ----
+ * A tensor holds at most SP_MAX_NUMEL elements (kernels index rows and columns with int), and
+ * no allocation asks for more bytes than the machine has: such a request cannot succeed, and
+ * under ASan the allocator aborts instead of returning NULL, so sizes are refused first. */
+#define SP_MAX_NUMEL ((int64_t)INT32_MAX)
+int64_t sp_memory_bytes(void); /* physical memory; INT64_MAX when unknown */
+/* SP_OK when count elements of elem_bytes each fit both limits; else an SP_ESHAPE error
+ * "what: desc = count elements is too large (...)". count < 0 means it overflowed. */
+int sp_check_numel(const char *what, const char *desc, int64_t count, int64_t elem_bytes);
+
 /* ---- arena: bump allocation in chunks; reset coalesces into one chunk ---- */
 typedef struct sp_arena_chunk sp_arena_chunk;
 typedef struct {

@@ -4,16 +4,53 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+int64_t sp_memory_bytes(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return INT64_MAX;
+  return (int64_t)pages * page;
+}
+
+int sp_check_numel(const char *what, const char *desc, int64_t count, int64_t elem_bytes) {
+  if (count >= 0 && count <= SP_MAX_NUMEL) {
+    /* below 1 GiB no machine we run on is too small: skip the system call on the hot path */
+    int64_t bytes = count * elem_bytes;
+    if (bytes <= ((int64_t)1 << 30) || bytes <= sp_memory_bytes()) return SP_OK;
+  }
+  char n[32];
+  if (count < 0)
+    snprintf(n, sizeof n, "more than 2^63");
+  else
+    snprintf(n, sizeof n, "%lld", (long long)count);
+  return SP_FAIL(SP_ESHAPE,
+                 "%s: %s = %s elements is too large (at most %lld elements of %lld bytes, and "
+                 "this machine has %.1f GiB of memory)",
+                 what, desc, n, (long long)SP_MAX_NUMEL, (long long)elem_bytes,
+                 (double)sp_memory_bytes() / (1 << 30));
+}
+
+/* The element count of a shape, computed in 64 bits and bounded before anything is allocated. */
 static int shape_numel(const char *what, int ndim, const int *shape, int64_t *numel) {
   if (ndim < 1 || ndim > SP_MAX_DIMS)
     return SP_FAIL(SP_ESHAPE, "%s: ndim must be 1..%d, got %d", what, SP_MAX_DIMS, ndim);
   if (!shape) return SP_FAIL(SP_EINVAL, "%s: NULL shape", what);
   int64_t n = 1;
+  int overflow = 0;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) return SP_FAIL(SP_ESHAPE, "%s: dimension %d is negative (%d)", what, i, shape[i]);
-    n *= shape[i];
-    if (n > ((int64_t)1 << 40)) return SP_FAIL(SP_ESHAPE, "%s: tensor too large", what);
+    if (shape[i] > 0 && n > INT64_MAX / shape[i]) overflow = 1;
+    n = overflow ? 0 : n * shape[i];
+  }
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] == 0) overflow = 0, n = 0; /* an empty tensor, whatever the other sizes */
+  if (overflow || n > SP_MAX_NUMEL || n * 4 > ((int64_t)1 << 30)) {
+    char desc[96];
+    int at = snprintf(desc, sizeof desc, "shape (");
+    for (int i = 0; i < ndim; i++)
+      at += snprintf(desc + at, sizeof desc - (size_t)at, "%s%d", i ? ", " : "", shape[i]);
+    snprintf(desc + at, sizeof desc - (size_t)at, ")");
+    SP_TRY(sp_check_numel(what, desc, overflow ? -1 : n, 4));
   }
   *numel = n;
   return SP_OK;

@@ -2,6 +2,7 @@
  * batch: the example list and the hard-negative lists are made once, batches are written into
  * the caller's tensors. Order and negatives come from Philox streams keyed by (seed, epoch)
  * and the example's index, so they do not depend on the batch size or the thread count. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ struct sp_batcher {
   int64_t *order;      /* (n_examples) this epoch's permutation */
   int64_t *spare;      /* (n_examples) scratch for bucketing */
   int64_t *batch_perm; /* (n_batches) */
-  int64_t *count;      /* (max_len + 2) length histogram */
+  int64_t *count;      /* (hist_len + 2) length histogram */
+  int32_t hist_len;    /* the longest input: min(max_len, longest session - 1) */
   int64_t cursor, epoch;
   int32_t **hard;      /* (n_sessions) lists [n, i1, ...] or NULL */
   int64_t n_sessions;  /* kept here: the dataset may be freed before the batcher */
@@ -60,23 +62,36 @@ int sp_batcher_new(sp_batcher **out, const sp_dataset *d, const sp_batch_config 
         "sp_batcher_new: need split 0..2, batch_size >= 1, max_len >= 1, negatives >= 0");
   if (d->n_items < 2 && cfg.n_uniform_neg + cfg.n_hard_neg > 0)
     return SP_FAIL(SP_EINVAL, "sp_batcher_new: negatives need at least 2 items");
+  /* the caller's batch tensors are (batch_size, max_len) and (batch_size, negatives): refuse
+   * sizes no tensor can have before anyone allocates them (64-bit products, no overflow) */
+  char desc[96];
+  snprintf(desc, sizeof desc, "batch_size %d x max_len %d", cfg.batch_size, cfg.max_len);
+  SP_TRY(sp_check_numel("sp_batcher_new", desc, (int64_t)cfg.batch_size * cfg.max_len, 4));
+  snprintf(desc, sizeof desc, "batch_size %d x negatives %lld", cfg.batch_size,
+           (long long)cfg.n_uniform_neg + cfg.n_hard_neg);
+  SP_TRY(sp_check_numel("sp_batcher_new", desc,
+                        (int64_t)cfg.batch_size * ((int64_t)cfg.n_uniform_neg + cfg.n_hard_neg),
+                        4));
   sp_batcher *b = calloc(1, sizeof *b);
   if (!b) return SP_FAIL(SP_ENOMEM, "sp_batcher_new: out of memory");
   b->d = d;
   b->n_sessions = d->n_sessions;
   b->cfg = cfg;
-  int64_t n = 0;
+  int64_t n = 0, longest = 0;
   for (int64_t s = 0; s < d->n_sessions; s++) {
     if (d->split[s] != cfg.split) continue;
     int64_t len = d->offset[s + 1] - d->offset[s];
     if (len >= 2) n += cfg.prefix_augment ? len - 1 : 1;
+    if (len - 1 > longest) longest = len - 1;
   }
   b->n_examples = n;
+  /* inputs are never longer than the longest session's: the length histogram needs no more */
+  b->hist_len = (int32_t)(longest < cfg.max_len ? longest : cfg.max_len);
   b->ex_session = malloc((size_t)(n ? n : 1) * sizeof *b->ex_session);
   b->ex_target = malloc((size_t)(n ? n : 1) * sizeof *b->ex_target);
   b->order = malloc((size_t)(n ? n : 1) * sizeof *b->order);
   b->spare = malloc((size_t)(n ? n : 1) * sizeof *b->spare);
-  b->count = malloc((size_t)(cfg.max_len + 2) * sizeof *b->count);
+  b->count = malloc((size_t)(b->hist_len + 2) * sizeof *b->count);
   b->batch_perm = malloc((size_t)((n + cfg.batch_size - 1) / cfg.batch_size + 1) * sizeof *b->batch_perm);
   b->hard = calloc((size_t)d->n_sessions + 1, sizeof *b->hard);
   if (!b->ex_session || !b->ex_target || !b->order || !b->spare || !b->batch_perm || !b->count || !b->hard) {
@@ -130,8 +145,8 @@ static int32_t example_len(const sp_batcher *b, int64_t e) {
  * sessions of similar length and the model's trimming drops nearly all padding. */
 static void bucket(sp_batcher *b, int64_t epoch) {
   const int64_t B = b->cfg.batch_size, window = B * 64, n = b->n_examples;
-  int64_t *count = b->count; /* (max_len + 2) */
-  const int32_t maxlen = b->cfg.max_len;
+  int64_t *count = b->count;          /* (hist_len + 2) */
+  const int32_t maxlen = b->hist_len; /* no example is longer */
   for (int64_t w0 = 0; w0 < n; w0 += window) {
     int64_t w1 = w0 + window < n ? w0 + window : n;
     memset(count, 0, sizeof count[0] * (size_t)(maxlen + 2));

@@ -1,6 +1,7 @@
-/* dataset.c — the prepared dataset: accessors, statistics, and its cache file. The file is the
- * arrays back to back (8-byte aligned) with a checksum; loading reads it once and points into
- * the buffer, so a prepared dataset loads in milliseconds. */
+/* dataset.c — the prepared dataset: accessors, statistics, and its cache file. The file is an
+ * identity (name, settings hash), then the arrays back to back (8-byte aligned), then a
+ * checksum; loading reads it once and points into the buffer, so a prepared dataset loads in
+ * milliseconds. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,11 +119,15 @@ const char *sp_dataset_report_line(const sp_dataset *d, int i) {
 
 /* ---- the cache file ---- */
 
-static const char DATASET_MAGIC[8] = {'S', 'P', 'R', 'I', 'N', 'T', 'D', '1'};
+/* version 2: the identity (name, settings hash) after the header */
+static const char DATASET_MAGIC[8] = {'S', 'P', 'R', 'I', 'N', 'T', 'D', '2'};
+#define MAX_NAME_LEN 4096
 
 typedef struct {
   int64_t n_sessions, n_interactions, n_labels, n_cats, pool_len;
   int32_t n_items, n_label_names, n_report, has_labels;
+  uint64_t settings_hash;
+  int64_t name_len; /* the name follows the header, NUL-terminated */
 } header;
 
 /* Writes n bytes then zeros up to a multiple of 8, so every array starts aligned. */
@@ -132,8 +137,20 @@ static void put(sp_writer *w, const void *p, int64_t n) {
   if (n % 8) sp_writer_bytes(w, zeros, (size_t)(8 - n % 8));
 }
 
-int sp_dataset_save(const sp_dataset *d, const char *path) {
-  if (!d || !path) return SP_FAIL(SP_EINVAL, "sp_dataset_save: NULL argument");
+int sp_dataset_identity(const sp_dataset *d, const char **name, uint64_t *settings_hash) {
+  if (!d || !name || !settings_hash)
+    return SP_FAIL(SP_EINVAL, "sp_dataset_identity: NULL argument");
+  *name = d->name ? d->name : "";
+  *settings_hash = d->settings_hash;
+  return SP_OK;
+}
+
+int sp_dataset_save(const sp_dataset *d, const char *path, const char *name,
+                    uint64_t settings_hash) {
+  if (!d || !path || !name) return SP_FAIL(SP_EINVAL, "sp_dataset_save: NULL argument");
+  size_t name_len = strlen(name);
+  if (name_len > MAX_NAME_LEN)
+    return SP_FAIL(SP_EINVAL, "sp_dataset_save: name longer than %d bytes", MAX_NAME_LEN);
   header h = {d->n_sessions,
               d->offset[d->n_sessions],
               d->label_off ? d->label_off[d->n_sessions] : 0,
@@ -142,10 +159,13 @@ int sp_dataset_save(const sp_dataset *d, const char *path) {
               d->n_items,
               d->n_label_names,
               d->n_report,
-              d->label_off != NULL};
+              d->label_off != NULL,
+              settings_hash,
+              (int64_t)name_len};
   sp_writer w;
   SP_TRY(sp_writer_open(&w, path, DATASET_MAGIC));
   put(&w, &h, sizeof h);
+  put(&w, name, (int64_t)name_len + 1);
   put(&w, &d->stats, sizeof d->stats);
   put(&w, d->offset, (h.n_sessions + 1) * 8);
   put(&w, d->items, h.n_interactions * 4);
@@ -179,7 +199,7 @@ static void *take(sp_reader *r, int64_t n, int *ok) {
   return p;
 }
 
-int sp_dataset_load(sp_dataset **out, const char *path) {
+int sp_dataset_load(sp_dataset **out, const char *path, const char *name, uint64_t settings_hash) {
   if (!out || !path) return SP_FAIL(SP_EINVAL, "sp_dataset_load: NULL argument");
   *out = NULL;
   sp_reader r;
@@ -192,7 +212,22 @@ int sp_dataset_load(sp_dataset **out, const char *path) {
   d->blob = r.buf; /* arrays below point into it */
   int ok = 1;
   header *h = take(&r, sizeof *h, &ok);
-  if (ok && (h->n_sessions < 0 || h->n_items < 0 || h->n_report < 0 || h->pool_len <= 0)) ok = 0;
+  if (ok && (h->n_sessions < 0 || h->n_items < 0 || h->n_report < 0 || h->pool_len <= 0 ||
+             h->name_len < 0 || h->name_len > MAX_NAME_LEN))
+    ok = 0;
+  const char *stored_name = ok ? take(&r, h->name_len + 1, &ok) : NULL;
+  if (ok && (stored_name[h->name_len] != '\0' || (int64_t)strlen(stored_name) != h->name_len))
+    ok = 0;
+  if (ok && name && (strcmp(stored_name, name) != 0 || h->settings_hash != settings_hash)) {
+    int rc = SP_FAIL(SP_EFORMAT,
+                     "%s: holds the prepared dataset '%s' (settings hash %016llx), not '%s' "
+                     "(settings hash %016llx)",
+                     path, stored_name, (unsigned long long)h->settings_hash, name,
+                     (unsigned long long)settings_hash);
+    sp_dataset_free(d);
+    return rc;
+  }
+  if (ok) d->name = stored_name, d->settings_hash = h->settings_hash;
   sp_dataset_stats *st = ok ? take(&r, sizeof *st, &ok) : NULL;
   if (ok) {
     d->n_sessions = h->n_sessions;

@@ -31,6 +31,10 @@ struct sp_dataset {
   int n_report;
   int64_t *report; /* (n_report) pool offsets of log lines */
   sp_dataset_stats stats;
+  /* identity from the cache file: the dataset's name and the hash of what it was prepared
+   * from (NULL / 0 for a dataset prepared in this process) */
+  const char *name;
+  uint64_t settings_hash;
   void *blob; /* when loaded from a cache file: every array above points into it */
 };
 

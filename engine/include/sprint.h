@@ -237,8 +237,15 @@ typedef struct {
 int sp_dataset_prepare(sp_dataset **out, const char *loader, const char *const *paths, int n_paths,
                        const sp_prep_config *cfg);
 void sp_dataset_free(sp_dataset *d);
-int sp_dataset_save(const sp_dataset *d, const char *path); /* atomic, checksummed */
-int sp_dataset_load(sp_dataset **out, const char *path);
+/* The prepared format (atomic, checksummed) carries an identity: the dataset's name and a hash
+ * of everything it was prepared from (the Lua side hashes loader, settings and raw files). A
+ * load given a name refuses (SP_EFORMAT) a file of another name or hash, so a file copied or
+ * renamed under another dataset's cache name never passes for it; name NULL accepts any. */
+int sp_dataset_save(const sp_dataset *d, const char *path, const char *name,
+                    uint64_t settings_hash);
+int sp_dataset_load(sp_dataset **out, const char *path, const char *name, uint64_t settings_hash);
+/* The identity a loaded dataset's file carried ("" and 0 for one prepared in this process). */
+int sp_dataset_identity(const sp_dataset *d, const char **name, uint64_t *settings_hash);
 int sp_dataset_get_stats(const sp_dataset *d, sp_dataset_stats *out);
 int64_t sp_dataset_n_sessions(const sp_dataset *d);
 int sp_dataset_session(const sp_dataset *d, int64_t i, sp_session_view *out);
@@ -263,6 +270,8 @@ int sp_dataset_generate_planted(sp_dataset **out, const sp_planted_config *gen,
                                 const sp_prep_config *prep);
 /* FNV-1a 64 of a file's bytes, and its size: the dataset cache's key for raw inputs. */
 int sp_file_fingerprint(const char *path, uint64_t *hash, int64_t *size);
+/* Hex SHA-256 of a file's bytes (what the registry lists): out holds 65 bytes. */
+int sp_file_sha256_hex(char *out, const char *path);
 /* Writes n bytes to path atomically: a temporary file, fsync, then rename over path. */
 int sp_file_write_atomic(const char *path, const void *data, int64_t n);
 /* The preparation log: what each step removed ("k-core: 12 interactions"), in order. */

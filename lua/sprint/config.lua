@@ -1,7 +1,12 @@
 -- config.lua — typed, layered run settings: sprint.config(defaults) merges the recipe's
 -- defaults < a config file (sprint run --config FILE.lua, a Lua file returning a table) <
 -- --set key=value overrides, each coerced to its default's type, and remembers where every
--- value came from (sprint.config.origin, sprint.config.dump).
+-- value came from (sprint.config.origin, sprint.config.dump). Every value, from every layer, is
+-- checked against its key's spec (lua/sprint/spec.lua): the recipe's own (opts.spec) or, for
+-- the settings recipes share (batch_size, lr, ties, ...), the one in lua/sprint/settings.lua.
+local spec_mod = require "sprint.spec"
+local shared = require "sprint.settings"
+
 local M = {}
 
 local function sorted_keys(t)
@@ -62,6 +67,54 @@ local function coerce(d, v, key, source, level)
   return r
 end
 
+local function show(v)
+  if type(v) ~= "table" then return tostring(v) end
+  local parts = {}
+  for i, x in ipairs(v) do parts[i] = tostring(x) end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+-- The spec each key is checked against: the recipe's (opts.spec; false turns a shared spec
+-- off), else the shared one when the default has the type it is about.
+local function resolve_specs(defaults, own, level)
+  if own ~= nil and type(own) ~= "table" then error("sprint.config: opts.spec must be a table", level + 1) end
+  local specs = {}
+  for k, d in pairs(defaults) do
+    local vtype = type(d) == "table" and (d[1] ~= nil and type(d[1]) or "string") or type(d)
+    if own and own[k] ~= nil then
+      local s = own[k]
+      if s ~= false then
+        local bad = spec_mod.malformed(s)
+        if bad then error("sprint.config: spec for " .. k .. ": " .. bad, level + 1) end
+        local want = spec_mod.value_type(s)
+        if want and want ~= vtype then
+          error(string.format("sprint.config: spec for %s (%s) is about %s values, but its default %s is a %s", k,
+            spec_mod.describe(s), want, show(d), vtype), level + 1)
+        end
+        specs[k] = s
+      end
+    elseif shared.value_type(k) == vtype then
+      specs[k] = shared.spec[k]
+    end
+  end
+  for k in pairs(own or {}) do
+    if defaults[k] == nil then unknown(k, "opts.spec", defaults, level + 1) end
+  end
+  return specs
+end
+
+-- Raises the error for key's value v (from source) unless its spec allows it; function specs
+-- wait for the merged settings (cfg given).
+local function check(specs, key, v, source, cfg, level)
+  local s = specs[key]
+  if s == nil or (type(s) == "function") ~= (cfg ~= nil) then return end
+  local ok, index, allowed = spec_mod.check(s, v, cfg)
+  if ok then return end
+  local what = index and string.format(" (element %d, %s)", index, tostring(v[index])) or ""
+  error(string.format("sprint.config: %s=%s (from %s)%s: expected %s", key, show(v), source, what, allowed),
+    level + 1)
+end
+
 local function load_file(path, level)
   local chunk, err = loadfile(path)
   if not chunk then error("sprint.config: cannot load config file: " .. err, level + 1) end
@@ -72,7 +125,9 @@ local function load_file(path, level)
 end
 
 -- sprint.config(defaults [, opts]): opts.set (default SPRINT_CLI.set) and opts.file (default
--- SPRINT_CLI.config_file) override the defaults. Returns a plain table of the merged values.
+-- SPRINT_CLI.config_file) override the defaults; opts.spec = { key = spec | false } says what
+-- a key may hold (see spec.lua), beside or instead of the shared spec of settings.lua.
+-- Returns a plain table of the merged values.
 -- (build is called, never tail-called, from both entry points: the user is at level 3.)
 local function build(defaults, opts)
   if type(defaults) ~= "table" then error("sprint.config: defaults must be a table", 3) end
@@ -93,19 +148,24 @@ local function build(defaults, opts)
     end
     cfg[k], origin[k] = v, "default"
   end
+  local specs = resolve_specs(defaults, opts.spec, 3)
+  for _, k in ipairs(sorted_keys(cfg)) do check(specs, k, cfg[k], "default", nil, 3) end
   if file then
-    local src = "config file " .. file
+    local src = type(file) == "table" and "config table" or ("config file " .. tostring(file))
     local t = type(file) == "table" and file or load_file(file, 3)
-    if type(file) == "table" then src = "config table" end
-    for k, v in pairs(t) do
+    for _, k in ipairs(sorted_keys(t)) do
+      local v = t[k]
       if defaults[k] == nil then unknown(k, src, defaults, 3) end
       cfg[k], origin[k] = coerce(defaults[k], v, k, src, 3), src
+      check(specs, k, cfg[k], src, nil, 3)
     end
   end
   for _, k in ipairs(sorted_keys(set)) do
     if defaults[k] == nil then unknown(k, "--set", defaults, 3) end
     cfg[k], origin[k] = coerce(defaults[k], set[k], k, "--set", 3), "--set"
+    check(specs, k, cfg[k], "--set", nil, 3)
   end
+  for _, k in ipairs(sorted_keys(cfg)) do check(specs, k, cfg[k], origin[k], cfg, 3) end
   return setmetatable(cfg, { __sprint_config = { origin = origin, defaults = defaults },
                              __tostring = function(c) return M.dump(c) end })
 end

@@ -6,6 +6,7 @@
 --   for i = 1, ds:n_sessions() do local s = ds:session(i) ... end
 local ffi = require "ffi"
 local lib = require "sprint.lib"
+local checksums = require "sprint.checksums"
 local C = lib.C
 
 local M = {}
@@ -127,11 +128,11 @@ local function serialize(t)
   return table.concat(parts, ";")
 end
 
--- FNV-1a over a string, as 16 hex digits (the cache file's name).
-local function fnv_hex(s)
+-- FNV-1a over a string (uint64_t cdata): the cache file's name and its settings hash.
+local function fnv(s)
   local h = ffi.new("uint64_t", 1469598103934665603ULL)
   for i = 1, #s do h = bit.bxor(h, s:byte(i)) * 1099511628211ULL end
-  return string.format("%016x", h)
+  return h
 end
 
 -- ---- the dataset object ----------------------------------------------------------------
@@ -242,8 +243,12 @@ function Dataset:labels()
   return names
 end
 
+-- Writes the prepared dataset to path, with its identity (name and settings hash, 0 for a
+-- dataset that did not come through the registry).
 function Dataset:save(path)
-  if C.sp_dataset_save(dp(self, "dataset:save"), path) ~= 0 then lib.fail("dataset:save", 2) end
+  if C.sp_dataset_save(dp(self, "dataset:save"), path, self.name or "", self.settings_hash or 0) ~= 0 then
+    lib.fail("dataset:save", 2)
+  end
 end
 
 -- A Table-1-style table: sessions, items, interactions, average length per split, with the
@@ -281,9 +286,22 @@ local BATCH_KEYS = { split = "string", batch_size = "number", max_len = "number"
 
 -- ds:batches{split = "train", batch_size = 256, max_len = 50, ...}: reusable int32 tensors
 -- filled batch by batch (no allocation per batch). for rows in b:epoch(e) do ... b.seq ... end
+-- Integer settings and their ranges: the C struct would silently truncate 2.5 to 2 (and wrap
+-- 2^31 to a negative int).
+local INT_MAX = 2 ^ 31 - 1
+local BATCH_INTS = { batch_size = { 1, INT_MAX }, max_len = { 1, INT_MAX }, n_uniform_neg = { 0, INT_MAX },
+                     n_hard_neg = { 0, INT_MAX }, seed = { 0, 2 ^ 53 } }
+
 function Dataset:batches(opts)
   local p = dp(self, "dataset:batches")
-  local o = merge({}, opts, BATCH_KEYS, "batch")
+  local ok, o = pcall(merge, {}, opts, BATCH_KEYS, "batch")
+  if not ok then error(o, 2) end
+  for _, k in ipairs(sorted_keys(BATCH_INTS)) do
+    local v, r = o[k], BATCH_INTS[k]
+    if v ~= nil and (v % 1 ~= 0 or v < r[1] or v > r[2]) then
+      error(string.format("dataset:batches: %s must be an integer in [%d, %.0f], got %s", k, r[1], r[2], tostring(v)), 2)
+    end
+  end
   local cfg = ffi.new("sp_batch_config")
   C.sp_batch_config_default(cfg)
   for k, v in pairs(o) do
@@ -374,7 +392,8 @@ local function settings_of(entry, overrides)
   return prep, gen
 end
 
-local function make(entry, name, prep, gen)
+-- The dataset from its raw files (folder: where they are) or from its generator.
+local function make(entry, name, prep, gen, folder)
   local out = ffi.new("sp_dataset*[1]")
   local t0 = os.clock()
   if entry.loader == "planted" then
@@ -382,9 +401,14 @@ local function make(entry, name, prep, gen)
       lib.fail("sprint.data: generating " .. name, 3)
     end
   else
-    local folder = M.locate(entry, name)
-    local paths = ffi.new("const char*[1]", { folder })
-    if C.sp_dataset_prepare(out, entry.loader, paths, 1, prep_config(prep)) ~= 0 then
+    -- the *-shared loaders read the folder; file loaders the entry's paths, in their order
+    local list = { folder }
+    if entry.paths then
+      list = {}
+      for i, rel in ipairs(entry.paths) do list[i] = folder .. "/" .. rel end
+    end
+    local paths = ffi.new("const char*[?]", #list, list)
+    if C.sp_dataset_prepare(out, entry.loader, paths, #list, prep_config(prep)) ~= 0 then
       lib.fail("sprint.data: preparing " .. name, 3)
     end
   end
@@ -393,45 +417,78 @@ local function make(entry, name, prep, gen)
   return ds
 end
 
--- The cache file for (name, settings, inputs).
-local function cache_path(entry, name, prep, gen)
-  local parts = { "sprint-dataset-v1", name, entry.loader, serialize(prep), gen and serialize(gen) or "" }
-  if entry.loader ~= "planted" then
-    local folder = M.locate(entry, name)
-    for _, rel in ipairs(sorted_keys(entry.files)) do
-      parts[#parts + 1] = rel .. "=" .. fingerprint(folder .. "/" .. rel)
-    end
-  end
-  return string.format("%s/%s-%s.spd", M.cache_dir(), name, fnv_hex(table.concat(parts, "\n")))
+-- The entry's raw files: their folder on the data path and { rel = fingerprint }; checked
+-- against the registry's SHA-256 unless verify is off (see checksums.lua).
+local function raw_files(entry, name, verify)
+  if not entry.files then return nil, nil end
+  local folder = M.locate(entry, name)
+  local fps = {}
+  for rel in pairs(entry.files) do fps[rel] = fingerprint(folder .. "/" .. rel) end
+  if checksums.enabled(verify) then checksums.check(name, entry, folder, fps, M.cache_dir()) end
+  return folder, fps
 end
 
--- Prepares from the raw files (ignoring any cache) and writes the cache.
-function M.prepare(name, overrides)
+-- The cache file for (name, settings, inputs), and the hash of all of them, which the file
+-- also carries inside (its identity).
+local function cache_key(entry, name, prep, gen, fps)
+  local parts = { "sprint-dataset-v2", name, entry.loader, serialize(prep), gen and serialize(gen) or "" }
+  for _, rel in ipairs(sorted_keys(fps or {})) do parts[#parts + 1] = rel .. "=" .. fps[rel] end
+  local hash = fnv(table.concat(parts, "\n"))
+  return string.format("%s/%s-%016x.spd", M.cache_dir(), name, hash), hash
+end
+
+-- What load and prepare share: the entry, its settings, its raw files (checked) and the cache key.
+local function resolve(name, overrides)
   local entry = entry_of(name)
-  local prep, gen = settings_of(entry, overrides)
-  local ds = make(entry, name, prep, gen)
-  local path = cache_path(entry, name, prep, gen)
+  local settings, verify = {}, nil
+  for k, v in pairs(overrides or {}) do
+    if k == "verify" then verify = v else settings[k] = v end
+  end
+  if verify ~= nil and verify ~= true and verify ~= false and verify ~= "true" and verify ~= "false" then
+    error("sprint.data: verify must be true or false, got " .. tostring(verify), 0)
+  end
+  local prep, gen = settings_of(entry, settings)
+  local folder, fps = raw_files(entry, name, verify)
+  local path, hash = cache_key(entry, name, prep, gen, fps)
+  return { entry = entry, prep = prep, gen = gen, folder = folder, path = path, hash = hash }
+end
+
+local function prepare(name, r)
+  local ds = make(r.entry, name, r.prep, r.gen, r.folder)
+  ds.settings_hash = r.hash
   os.execute("mkdir -p '" .. M.cache_dir():gsub("'", "'\\''") .. "'")
-  ds:save(path)
-  ds.cache_path, ds.settings = path, prep
+  ds:save(r.path)
+  ds.cache_path, ds.settings = r.path, r.prep
   return ds
 end
 
+-- Prepares from the raw files (ignoring any cache) and writes the cache. overrides: the
+-- registry's settings to change, and verify = false to skip the raw files' SHA-256 check.
+function M.prepare(name, overrides)
+  return prepare(name, resolve(name, overrides))
+end
+
 -- The prepared dataset from the cache when its inputs and settings are unchanged, else prepared.
+-- The raw files are checked against the registry's SHA-256 first (once per file content; see
+-- checksums.lua), so a truncated or edited file is an error, not another dataset.
+-- A cache file that is damaged, from another version, or not this dataset's (its identity
+-- names another dataset or settings) is a cache miss: prepared again and replaced, and
+-- ds.cache_replaced says why.
 function M.load(name, overrides)
-  local entry = entry_of(name)
-  local prep, gen = settings_of(entry, overrides)
-  local path = cache_path(entry, name, prep, gen)
-  if exists(path) then
+  local r = resolve(name, overrides)
+  local why
+  if exists(r.path) then
     local out = ffi.new("sp_dataset*[1]")
-    if C.sp_dataset_load(out, path) == 0 then
-      local ds = wrap(out[0], name, entry)
-      ds.cache_path, ds.settings, ds.from_cache = path, prep, true
+    if C.sp_dataset_load(out, r.path, name, r.hash) == 0 then
+      local ds = wrap(out[0], name, r.entry)
+      ds.cache_path, ds.settings, ds.settings_hash, ds.from_cache = r.path, r.prep, r.hash, true
       return ds
     end
-    -- a damaged cache file is prepared again (and replaced), not an error
+    why = lib.last_error()
   end
-  return M.prepare(name, overrides)
+  local ds = prepare(name, r)
+  ds.cache_replaced = why
+  return ds
 end
 
 -- Data people bring: a loader and its files, without the registry or the cache.

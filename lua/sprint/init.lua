@@ -32,7 +32,13 @@ sprint.rng = setmetatable({ new = rng.new, Rng = rng.Rng }, { __call = function(
 
 function sprint.version() return ffi.string(C.sp_version()) end
 function sprint.blas_info() return ffi.string(C.sp_blas_info()) end
-function sprint.set_num_threads(n) return C.sp_set_num_threads(n or 0) end
+-- sprint.set_num_threads(n): n threads for the engine's loops and BLAS; 0 (or nil): every core.
+function sprint.set_num_threads(n)
+  if n ~= nil and (type(n) ~= "number" or n % 1 ~= 0 or n < 0 or n > 65536) then
+    error("sprint.set_num_threads: n must be an integer >= 0 (0: every core), got " .. tostring(n), 2)
+  end
+  return C.sp_set_num_threads(n or 0)
+end
 function sprint.num_threads() return C.sp_get_num_threads() end
 
 return sprint

@@ -1,6 +1,7 @@
 /* test_core.c — the tensor core, the rng, the arena and the tape: known answers, steady-state
  * allocation, no-grad mode, use-after-reset and bad-argument errors. */
 #include "harness.h"
+#include "internal.h" /* sp_check_numel */
 
 Test(rng, philox_known_answers) {
   /* Random123's kat_vectors for philox4x32_10: counter 0, key 0 -> 6627e8d5 ... */
@@ -70,6 +71,34 @@ Test(tensor, create_access_and_errors) {
   cr_expect(strstr(sp_last_error(), "sp_tensor_set_requires_grad") != NULL);
   sp_clear_error();
   cr_expect_str_empty(sp_last_error());
+}
+
+/* Sizes are bounded before any allocation: a huge request is an SP_ESHAPE error naming the
+ * shape, never a malloc of 100 GB (which ASan's allocator answers by aborting). */
+Test(tensor, huge_shapes_are_refused_before_allocating) {
+  sp_tensor *t = NULL;
+  expect_error(sp_tensor_new(&t, SP_F32, 2, SHAPE(256, 100000000)), SP_ESHAPE,
+               "sp_tensor_new: shape (256, 100000000) = 25600000000 elements is too large");
+  cr_expect_null(t);
+  expect_error(sp_tensor_new(&t, SP_I32, 4, SHAPE(65536, 65536, 65536, 65536)), SP_ESHAPE,
+               "= more than 2^63 elements is too large");
+  expect_error(sp_tensor_new(&t, SP_F32, 2, SHAPE(65536, 32768)), SP_ESHAPE,
+               "at most 2147483647 elements");
+  cr_assert_eq(sp_tensor_new(&t, SP_F32, 3, SHAPE(0, 1 << 30, 1 << 30)), SP_OK, "%s",
+               sp_last_error());
+  cr_expect_eq(sp_tensor_numel(t), 0, "a zero dimension makes an empty tensor, whatever the rest");
+  sp_tensor_free(t);
+  sp_ctx *ctx;
+  cr_assert_eq(sp_ctx_new(&ctx, 1), SP_OK);
+  expect_error(sp_ctx_tensor(ctx, &t, SP_F32, 2, SHAPE(256, 100000000)), SP_ESHAPE,
+               "arena tensor: shape (256, 100000000)");
+  sp_ctx_free(ctx);
+  /* the memory bound, with elements larger than any machine's memory allows */
+  cr_expect_eq(sp_check_numel("test", "x", 1000, (int64_t)1 << 40), SP_ESHAPE);
+  cr_expect(strstr(sp_last_error(), "test: x = 1000 elements is too large") != NULL, "%s",
+            sp_last_error());
+  cr_expect(strstr(sp_last_error(), "GiB of memory") != NULL, "%s", sp_last_error());
+  cr_expect_eq(sp_check_numel("test", "x", 1000, 4), SP_OK);
 }
 
 static double tiny_step(sp_ctx *ctx, sp_tensor *w, sp_tensor *x) {

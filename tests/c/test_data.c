@@ -197,19 +197,31 @@ Test(data, cache_round_trip_and_damaged_files) {
   sp_dataset *d = tiny(1), *e;
   char path[128];
   snprintf(path, sizeof path, "/tmp/sprint_test_ds_%ld.spd", (long)getpid());
-  cr_assert_eq(sp_dataset_save(d, path), SP_OK, "%s", sp_last_error());
-  cr_assert_eq(sp_dataset_load(&e, path), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_dataset_save(d, path, "tiny", 42), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_dataset_load(&e, path, "tiny", 42), SP_OK, "%s", sp_last_error());
   cr_expect(same_dataset(d, e), "the cache changed the dataset");
   cr_expect_str_eq(sp_dataset_report_line(d, 0), sp_dataset_report_line(e, 0));
+  const char *name;
+  uint64_t hash;
+  cr_assert_eq(sp_dataset_identity(e, &name, &hash), SP_OK);
+  cr_expect(strcmp(name, "tiny") == 0 && hash == 42, "identity %s %llu", name,
+            (unsigned long long)hash);
+  sp_dataset_free(e);
+  /* the file says whose it is: another name or settings hash is refused, NULL accepts any */
+  expect_error(sp_dataset_load(&e, path, "other", 42), SP_EFORMAT,
+               "holds the prepared dataset 'tiny' (settings hash 000000000000002a), not 'other'");
+  expect_error(sp_dataset_load(&e, path, "tiny", 43), SP_EFORMAT,
+               "not 'tiny' (settings hash 000000000000002b)");
+  cr_assert_eq(sp_dataset_load(&e, path, NULL, 0), SP_OK, "%s", sp_last_error());
   sp_dataset_free(e);
   FILE *f = fopen(path, "r+b");
   fseek(f, 100, SEEK_SET);
   fputc(0x7f, f);
   fclose(f);
-  expect_error(sp_dataset_load(&e, path), SP_EFORMAT, "checksum");
+  expect_error(sp_dataset_load(&e, path, "tiny", 42), SP_EFORMAT, "checksum");
   cr_assert_eq(truncate(path, 50), 0);
-  expect_error(sp_dataset_load(&e, path), SP_EFORMAT, "checksum");
-  expect_error(sp_dataset_load(&e, "/nonexistent/x.spd"), SP_EIO, "cannot read");
+  expect_error(sp_dataset_load(&e, path, "tiny", 42), SP_EFORMAT, "checksum");
+  expect_error(sp_dataset_load(&e, "/nonexistent/x.spd", NULL, 0), SP_EIO, "cannot read");
   unlink(path);
   sp_dataset_free(d);
 }
@@ -291,6 +303,31 @@ Test(batcher, known_rows_padding_and_augmentation) {
   cr_assert_eq(sp_batcher_next(b, seq, last, tg, NULL, NULL, &rows), SP_OK);
   cr_expect(s[0] == 1 && s[1] == 2 && t[0] == 3 && l[0] == 1, "left-aligned [a b] -> c");
   t_free_all((sp_tensor *[]){seq, last, tg, neg, bad}, 5);
+  sp_batcher_free(b);
+  sp_dataset_free(d);
+}
+
+/* batch_size x max_len is the size of the caller's seq tensor: a huge one is refused by the
+ * batcher itself (its histogram is sized by the longest session, not max_len). */
+Test(batcher, huge_sizes_are_errors_not_allocations) {
+  sp_dataset *d = tiny(0);
+  sp_batch_config c;
+  sp_batch_config_default(&c);
+  sp_batcher *b = NULL;
+  c.max_len = 100000000;
+  expect_error(
+      sp_batcher_new(&b, d, &c), SP_ESHAPE,
+      "sp_batcher_new: batch_size 256 x max_len 100000000 = 25600000000 elements is too large");
+  cr_expect_null(b);
+  c.max_len = 50;
+  c.n_uniform_neg = 1 << 30;
+  expect_error(sp_batcher_new(&b, d, &c), SP_ESHAPE, "batch_size 256 x negatives 1073741825");
+  /* a long max_len that fits is fine, and batches come out as with a short one */
+  c.n_uniform_neg = 1;
+  c.batch_size = 2;
+  c.max_len = 1 << 20;
+  cr_assert_eq(sp_batcher_new(&b, d, &c), SP_OK, "%s", sp_last_error());
+  cr_expect_eq(sp_batcher_n_examples(b), 3);
   sp_batcher_free(b);
   sp_dataset_free(d);
 }

@@ -191,5 +191,16 @@ Test(llm_store, sha256_known_answers) {
   memset(a, 'a', M);
   sp_sha256_hex(hex, a, M);
   cr_expect_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  /* the same million a's from a file (read in 64 KiB pieces), as raw dataset files are checked */
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/sprint_sha_%ld", (long)getpid());
+  FILE *f = fopen(path, "wb");
+  cr_assert(f && fwrite(a, 1, M, f) == M);
+  fclose(f);
+  memset(hex, 0, sizeof hex);
+  cr_assert_eq(sp_file_sha256_hex(hex, path), SP_OK, "%s", sp_last_error());
+  cr_expect_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  unlink(path);
+  expect_error(sp_file_sha256_hex(hex, path), SP_EIO, "cannot read");
   free(a);
 }

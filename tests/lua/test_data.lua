@@ -36,6 +36,50 @@ function tests.planted_through_the_registry_and_cache()
   end)
 end
 
+local function copy_file(from, to)
+  local f = assert(io.open(from, "rb"))
+  local bytes = f:read("*a")
+  f:close()
+  f = assert(io.open(to, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
+-- A cache file carries its dataset's name and settings hash: one copied over another
+-- dataset's (or other settings') cache name is a cache miss, prepared again and replaced.
+function tests.a_cache_file_under_another_name_is_not_trusted()
+  with_cache(function()
+    local a = data.load("planted", { n_sessions = 300 })
+    local b = data.load("planted", { n_sessions = 200 })
+    local nb = b:n_sessions()
+    h.truthy(a:n_sessions() ~= nb, "the two settings give different datasets")
+    copy_file(a.cache_path, b.cache_path)
+    local again = data.load("planted", { n_sessions = 200 })
+    h.truthy(not again.from_cache, "the copied file must not pass for the other settings")
+    h.eq(again:n_sessions(), nb)
+    h.truthy(again.cache_replaced and again.cache_replaced:find("holds the prepared dataset 'planted' %(settings hash %x+%), not 'planted'"),
+      tostring(again.cache_replaced))
+    local third = data.load("planted", { n_sessions = 200 })
+    h.truthy(third.from_cache and third:n_sessions() == nb, "the replaced file is the right one")
+    -- another dataset's name: a registry twin of planted with the same settings
+    local saved = data.registry
+    data.registry = function()
+      local reg = saved()
+      reg.twin = reg.planted
+      return reg
+    end
+    local ok, err = pcall(function()
+      local twin = data.load("twin", { n_sessions = 300 })
+      copy_file(a.cache_path, twin.cache_path)
+      local t2 = data.load("twin", { n_sessions = 300 })
+      h.truthy(not t2.from_cache, "planted's file must not pass for twin's")
+      h.truthy(t2.cache_replaced:find("'planted'", 1, true) and t2.cache_replaced:find("not 'twin'", 1, true), t2.cache_replaced)
+    end)
+    data.registry = saved
+    if not ok then error(err, 0) end
+  end)
+end
+
 function tests.dataset_object_reads_sessions_items_and_stats()
   with_cache(function()
     local ds = data.load("planted", { n_sessions = 400 })
@@ -74,6 +118,13 @@ function tests.batches_from_lua()
     h.eq(rows_total, b:n_examples())
     h.raises("split must be", function() ds:batches { split = "dev" } end)
     h.raises("unknown batch setting", function() ds:batches { batchsize = 3 } end)
+    -- the C struct holds ints: 2.5 would silently become 2, 2^31 a negative number
+    h.raises("dataset:batches: batch_size must be an integer in [1, 2147483647], got 2.5",
+      function() ds:batches { batch_size = 2.5 } end)
+    h.raises("max_len must be an integer in [1, 2147483647], got 2147483648",
+      function() ds:batches { max_len = 2 ^ 31 } end)
+    h.raises("n_uniform_neg must be an integer in [0, 2147483647], got -1",
+      function() ds:batches { n_uniform_neg = -1 } end)
   end)
 end
 
@@ -99,6 +150,90 @@ function tests.settings_are_checked()
   h.raises("must be a number", function() data.load("planted", { min_session_len = "two" }) end)
   h.raises("no dataset named 'nosuch'", function() data.load("nosuch") end)
   h.raises("unknown loader", function() data.from_files("nosuch-loader", { "/x" }) end)
+end
+
+-- ---- raw files against the registry's SHA-256 ---------------------------------------------
+
+local function sha256sum(path) -- the system's tool, independent of the code under test
+  local p = io.popen("sha256sum '" .. path .. "'")
+  local sum = p:read("*a"):match("^(%x+)")
+  p:close()
+  return sum
+end
+
+local function write_lines(path, lines)
+  local f = assert(io.open(path, "wb"))
+  f:write(table.concat(lines, "\n"), "\n")
+  f:close()
+end
+
+local function read_lines(path, n)
+  local lines = {}
+  for line in io.lines(path) do
+    if n and #lines >= n then break end
+    lines[#lines + 1] = line
+  end
+  return lines
+end
+
+-- Runs fn(dir) with a private data path (dir) and cache, and a registry with extra entries.
+local function with_data(extra, fn)
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir -p '" .. dir .. "'")
+  local saved_path, saved_reg = data.search_path, data.registry
+  data.search_path = function() return { dir } end
+  data.registry = function()
+    local reg = saved_reg()
+    for k, v in pairs(extra) do reg[k] = v end
+    return reg
+  end
+  local ok, err = pcall(with_cache, function(cache) fn(dir, cache) end)
+  data.search_path, data.registry = saved_path, saved_reg
+  os.execute("rm -rf '" .. dir .. "'")
+  if not ok then error(err, 0) end
+end
+
+function tests.raw_files_are_checked_against_the_registry_once_per_content()
+  local fixture = data.root() .. "/tests/fixtures/data/plain/"
+  local entry = {
+    title = "the plain fixture", loader = "plain", folder = "shafix",
+    files = { ["sessions.tsv"] = sha256sum(fixture .. "sessions.tsv"), ["items.tsv"] = sha256sum(fixture .. "items.tsv") },
+    paths = { "sessions.tsv", "items.tsv" },
+    prepare = { min_session_len = 1, min_item_support = 1, min_eval_len = 1, filter_unseen_eval = false },
+  }
+  with_data({ shafix = entry }, function(dir, cache)
+    os.execute("mkdir -p '" .. dir .. "/shafix'")
+    write_lines(dir .. "/shafix/sessions.tsv", read_lines(fixture .. "sessions.tsv"))
+    write_lines(dir .. "/shafix/items.tsv", read_lines(fixture .. "items.tsv"))
+    local checksums = require "sprint.checksums"
+    local saved, hashed = checksums.sha256, 0
+    checksums.sha256 = function(path) hashed = hashed + 1 return saved(path) end
+    local ok, err = pcall(function()
+      local ds = data.load("shafix")
+      h.eq(hashed, 2, "the first load hashes both files")
+      h.eq(#read_lines(cache .. "/" .. checksums.RECORD), 2, "and remembers both digests")
+      data.load("shafix")
+      data.prepare("shafix")
+      h.eq(hashed, 2, "unchanged files are not hashed again")
+      -- truncated at a line: refused, naming the file, both digests and the way around it
+      write_lines(dir .. "/shafix/sessions.tsv", read_lines(fixture .. "sessions.tsv", 2))
+      local actual = sha256sum(dir .. "/shafix/sessions.tsv")
+      h.raises({ "dataset 'shafix': 1 raw file(s) differ from datasets/registry.lua",
+                 "sessions.tsv (" .. dir .. "/shafix/sessions.tsv): SHA-256 " .. actual,
+                 "the registry lists " .. entry.files["sessions.tsv"],
+                 "verify = false (--set verify=false", "SPRINT_DATA_VERIFY=0" }, data.load, "shafix")
+      h.raises("differ from datasets/registry.lua", data.prepare, "shafix")
+      h.eq(hashed, 3, "the changed file is hashed once")
+      -- a deliberate local edit
+      local edited = data.load("shafix", { verify = false })
+      h.truthy(edited:n_sessions() < ds:n_sessions(), "the edited file has fewer sessions")
+      h.eq(data.load("shafix", { verify = "false" }):n_sessions(), edited:n_sessions())
+      h.raises("verify must be true or false", data.load, "shafix", { verify = "maybe" })
+    end)
+    checksums.sha256 = saved
+    if not ok then error(err, 0) end
+  end)
 end
 
 local function shared_here()
@@ -130,6 +265,28 @@ function tests.data_command_stats_and_show_on_beauty()
   local bad = run("stats beauty --set min_item_supprt=3")
   h.truthy(bad:find("unknown preparation setting") and bad:find("rc=1"), bad)
   os.execute("rm -rf '" .. cache .. "'")
+end
+
+-- The case that was silent: both Beauty sequence files truncated at the same line prepared into
+-- 2,867 sessions instead of 7,215.
+function tests.truncated_beauty_files_are_refused()
+  if not shared_here() then h.skip("../shared/datasets is not here") end
+  local src = data.root() .. "/../shared/datasets/amazon_beauty_2014_5core"
+  local entry = data.registry().beauty
+  with_data({}, function(dir)
+    local folder = dir .. "/" .. entry.folder
+    for rel in pairs(entry.files) do
+      os.execute("mkdir -p '" .. (folder .. "/" .. rel):match("^(.*)/") .. "'")
+      os.execute("cp '" .. src .. "/" .. rel .. "' '" .. folder .. "/" .. rel .. "'")
+    end
+    for _, rel in ipairs({ "raw/ticoserec/Beauty_item_org_rank.txt", "raw/ticoserec/Beauty_time_org_rank.txt" }) do
+      write_lines(folder .. "/" .. rel, read_lines(src .. "/" .. rel, 9000))
+    end
+    h.raises({ "dataset 'beauty': 2 raw file(s) differ", "Beauty_item_org_rank.txt", "Beauty_time_org_rank.txt",
+               "the registry lists " .. entry.files["raw/ticoserec/Beauty_item_org_rank.txt"] }, data.load, "beauty")
+    local ds = data.load("beauty", { verify = false })
+    h.truthy(ds:n_sessions() < 7215, "the truncated files give another dataset: " .. ds:n_sessions())
+  end)
 end
 
 return tests

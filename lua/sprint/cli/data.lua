@@ -1,6 +1,7 @@
 -- cli/data.lua — `sprint data ...`: prepare, inspect and verify datasets.
 --   sprint data list
 --   sprint data prepare NAME [--set key=value ...]   (ignores the cache, rewrites it)
+--   (loads check the raw files' SHA-256 against the registry; --set verify=false skips it)
 --   sprint data stats NAME [--set key=value ...]     (Table-1-style table, paper beside)
 --   sprint data show NAME SESSION_KEY|INDEX [--set ...]
 --   sprint data verify NAME                          (SHA-256 of the raw files vs the registry)
@@ -46,7 +47,8 @@ local function describe_time(ds, label)
   if ds.from_cache then
     return string.format("%s: loaded from %s", label, ds.cache_path)
   end
-  return string.format("%s: prepared in %.3f s (CPU), cached at %s", label, ds.prepare_seconds or 0, ds.cache_path or "-")
+  return string.format("%s: prepared in %.3f s (CPU), cached at %s%s", label, ds.prepare_seconds or 0,
+    ds.cache_path or "-", ds.cache_replaced and ("\n  (replacing a cache file that did not fit: " .. ds.cache_replaced .. ")") or "")
 end
 
 local commands = {}
@@ -122,9 +124,7 @@ function commands.verify(words)
   for rel in pairs(entry.files) do rels[#rels + 1] = rel end
   table.sort(rels)
   for _, rel in ipairs(rels) do
-    local p = io.popen("sha256sum '" .. (folder .. "/" .. rel):gsub("'", "'\\''") .. "'")
-    local sum = p:read("*a"):match("^(%x+)")
-    p:close()
+    local sum = require("sprint.checksums").sha256(folder .. "/" .. rel)
     local ok = sum == entry.files[rel]
     bad = bad + (ok and 0 or 1)
     print(string.format("%s  %s", ok and "ok      " or "MISMATCH", rel))
