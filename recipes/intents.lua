@@ -21,7 +21,12 @@ local cfg = sprint.config {
   domain = "", candidates = 5, max_tries = 3, concurrency = 16, pool_cap = 1000, gip_max_intents = 40,
   prompts = "", batch = false, batch_results = "", progress = true,
   run_dir = "runs/intents", resume = true,
-}
+}, { spec = {
+  warmup_epochs = "int>=1", selection = { "uncertainty", "random", "h_sess", "h_pred" },
+  hard_ratio = "number in [0, 1]", rrf_k = "number>0", pred_over = { "session", "catalogue" },
+  candidates = "int>=1", max_tries = "int>=1", concurrency = "int>=1", pool_cap = "int>=0",
+  gip_max_intents = "int>=1",
+} }
 sprint.set_num_threads(cfg.threads)
 
 local ds = sprint.data.load(cfg.dataset)
