@@ -108,8 +108,9 @@ function M.fit(model, ds, user_opts)
     local kept = not ck and "nothing was saved"
       or state.epoch > 0 and string.format("the checkpoint of epoch %d in %s is kept", state.epoch, ck.dir)
       or "no checkpoint had been written"
-    local msg = string.format("train.fit: epoch %d%s: %s; training stopped (%s). Lower lr, or set clip_norm",
-      epoch, batch and (", batch " .. batch) or "", what, kept)
+    local msg = string.format("train.fit: epoch %d%s: %s; training stopped (%s). Lower lr (%g)%s",
+      epoch, batch and (", batch " .. batch) or "", what, kept, o.lr,
+      o.clip_norm > 0 and string.format(" or clip_norm (%g)", o.clip_norm) or ", or set clip_norm (e.g. 1)")
     log(msg)
     if logfile then logfile:close() end
     error(msg, 3)
