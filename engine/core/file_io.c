@@ -40,8 +40,10 @@ static void fault_here(const char *var, long n, const char *path) {
 static void sync_parent(const char *path) {
   char dir[4096];
   const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) >= (int)sizeof dir) return;
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) >= (int)sizeof dir)
+    return;
   if (!dir[0]) snprintf(dir, sizeof dir, "/");
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
   if (fd < 0) return;
