@@ -334,6 +334,7 @@ end
 function tests.a_huge_lr_is_an_error_and_sprint_run_exits_non_zero()
   local ds = planted()
   h.raises("lr must be finite", function() sprint.train.fit(model(ds), ds, opts(nil, { lr = 1e999 })) end)
+  h.raises("lr must be finite", function() sprint.optim.adam(model(ds).params):set_lr(1e39) end) -- inf as a float
   h.raises({ "epoch 1, batch", "nan" }, function() sprint.train.fit(model(ds), ds, opts(nil, { lr = 1e30 })) end)
   -- the backbone recipe, on the planted dataset and a tiny model
   local sprint_exe = exe()
