@@ -272,7 +272,9 @@ int sp_dataset_generate_planted(sp_dataset **out, const sp_planted_config *gen,
 int sp_file_fingerprint(const char *path, uint64_t *hash, int64_t *size);
 /* Hex SHA-256 of a file's bytes (what the registry lists): out holds 65 bytes. */
 int sp_file_sha256_hex(char *out, const char *path);
-/* Writes n bytes to path atomically: a temporary file, fsync, then rename over path. */
+/* Writes n bytes to path atomically: a temporary file, fsync, then rename over path (and an
+ * fsync of its folder). Test-only: SPRINT_FAULT_KILL_BEFORE_RENAME=N or ..._AFTER_RENAME=N in
+ * the environment kills the process (SIGKILL) at the N-th such rename of any engine file. */
 int sp_file_write_atomic(const char *path, const void *data, int64_t n);
 /* The preparation log: what each step removed ("k-core: 12 interactions"), in order. */
 int sp_dataset_report_count(const sp_dataset *d);

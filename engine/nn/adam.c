@@ -28,14 +28,17 @@ void sp_adam_config_default(sp_adam_config *cfg) {
 }
 
 static int check_config(const sp_adam_config *c) {
-  if (!(c->lr >= 0.0f))
-    return SP_FAIL(SP_EINVAL, "sp_adam: lr must be >= 0, got %g", (double)c->lr);
+  /* an infinite lr (e.g. "1e999" read as a float) would turn every weight into inf or NaN */
+  if (!(c->lr >= 0.0f && isfinite(c->lr)))
+    return SP_FAIL(SP_EINVAL, "sp_adam: lr must be finite and >= 0, got %g", (double)c->lr);
   if (!(c->beta1 >= 0.0f && c->beta1 < 1.0f && c->beta2 >= 0.0f && c->beta2 < 1.0f))
     return SP_FAIL(SP_EINVAL, "sp_adam: betas must be in [0, 1), got (%g, %g)", (double)c->beta1,
                    (double)c->beta2);
   if (!(c->eps > 0.0f))
     return SP_FAIL(SP_EINVAL, "sp_adam: eps must be > 0, got %g", (double)c->eps);
-  if (!(c->weight_decay >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: weight_decay must be >= 0");
+  if (!(c->weight_decay >= 0.0f && isfinite(c->weight_decay)))
+    return SP_FAIL(SP_EINVAL, "sp_adam: weight_decay must be finite and >= 0, got %g",
+                   (double)c->weight_decay);
   if (!(c->clip_norm >= 0.0f)) return SP_FAIL(SP_EINVAL, "sp_adam: clip_norm must be >= 0");
   return SP_OK;
 }
@@ -121,8 +124,8 @@ int sp_adam_step(sp_adam *opt) {
 
 int sp_adam_set_lr(sp_adam *opt, float lr) {
   if (!opt) return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: NULL optimiser");
-  if (!(lr >= 0.0f))
-    return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: lr must be >= 0, got %g", (double)lr);
+  if (!(lr >= 0.0f && isfinite(lr)))
+    return SP_FAIL(SP_EINVAL, "sp_adam_set_lr: lr must be finite and >= 0, got %g", (double)lr);
   opt->cfg.lr = lr;
   return SP_OK;
 }

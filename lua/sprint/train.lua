@@ -1,10 +1,12 @@
 -- train.lua — the training loop: epochs over shuffled batches, evaluation every N epochs,
 -- early stopping on a chosen metric with patience, the best model kept, a progress line per
--- epoch, checkpoints after every epoch (model, optimiser, rng and loop state, each written
--- atomically) from which a killed run resumes with the same numbers, and the hooks later
--- stages use: a function called every `every` epochs and extra loss terms.
+-- epoch, a checkpoint after every epoch (model, optimiser, best model, rng and loop state,
+-- committed as one unit by sprint.checkpoint) from which a killed run resumes with the same
+-- numbers, a stop with an error at the first non-finite loss, and the hooks later stages use:
+-- a function called every `every` epochs and extra loss terms.
 --   local result = sprint.train.fit(model, ds, { epochs = 200, metric = "NDCG@10", run_dir = dir })
 local lib = require "sprint.lib"
+local checkpoint = require "sprint.checkpoint"
 local C = lib.C
 
 local M = {}
@@ -18,44 +20,16 @@ M.defaults = {
 
 local now = require("sprint.clock").now -- wall-clock seconds
 
--- A Lua literal for plain data (numbers, strings, booleans, nested tables).
-local function serialize(v, indent)
-  indent = indent or ""
-  local t = type(v)
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return tostring(v):find("nan") and "0/0" or (v > 0 and "math.huge" or "-math.huge") end
-    return string.format("%.17g", v)
-  elseif t == "string" then
-    return string.format("%q", v)
-  elseif t == "boolean" then
-    return tostring(v)
-  elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    local parts = {}
-    for _, k in ipairs(keys) do
-      local key = type(k) == "number" and ("[" .. k .. "]") or ("[" .. string.format("%q", k) .. "]")
-      parts[#parts + 1] = indent .. "  " .. key .. " = " .. serialize(v[k], indent .. "  ")
+local function finite(x) return x - x == 0 end -- false for nan, inf and -inf
+
+-- The first parameter element that is not finite: name, 0-based index, value; or nil.
+local function first_nonfinite(P)
+  for name, t in P:iter() do
+    local d = t:data()
+    for i = 0, t:numel() - 1 do
+      if d[i] - d[i] ~= 0 then return name, i, d[i] end
     end
-    return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
   end
-  error("train: cannot serialize a " .. t)
-end
-M.serialize = serialize
-
-local function write_atomic(path, text)
-  if C.sp_file_write_atomic(path, text, #text) ~= 0 then lib.fail("train: writing " .. path, 3) end
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function mkdir(path)
-  os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'")
 end
 
 -- The default evaluator: full ranking with sprint.eval over a split.
@@ -107,33 +81,42 @@ function M.fit(model, ds, user_opts)
   -- LLM wrongly predicted; sessions without a list draw a uniform negative in their place.
   for session, items in pairs(o.hard_negatives or {}) do batches:set_hard_negatives(session, items) end
 
-  local state = { epoch = 0, best = -math.huge, best_epoch = 0, bad_evals = 0, history = {} }
-  local ckpt = o.run_dir and (o.run_dir .. "/checkpoint") or nil
-  if ckpt then mkdir(ckpt) end
-  if ckpt and o.resume and exists(ckpt .. "/state.lua") then
-    local saved = assert(loadfile(ckpt .. "/state.lua"))()
-    P:load(ckpt .. "/model.params")
-    opt:load(ckpt .. "/adam.state")
+  -- the loop state, as the checkpoint stores it; `epoch` is the last epoch completed
+  local state = { epoch = 0, best = -math.huge, best_epoch = 0, bad_evals = 0, stopped = false, history = {} }
+  local ck = o.run_dir and checkpoint.open(o.run_dir .. "/checkpoint") or nil
+  local best_file, best_copy -- the best model: a checkpoint file, or copies when there is no run_dir
+  local saved = ck and o.resume and ck:load() or nil
+  if saved then
+    local ok, err = pcall(function()
+      P:load(ck:path(saved.files.model))
+      opt:load(ck:path(saved.files.adam))
+    end)
+    if not ok then error("train.fit: resuming from " .. saved.path .. ": " .. tostring(err), 2) end
     local r = C.sp_ctx_rng(ctx._p)
     r.seed, r.counter = saved.rng_seed, saved.rng_counter
-    state = saved.loop
-    log(string.format("resumed from %s after epoch %d (best %s %.4f at epoch %d)", ckpt, state.epoch, o.metric,
+    state, best_file = saved.loop, saved.files.best
+    ck:sweep() -- what a kill left behind: temporary files, an uncommitted epoch
+    log(string.format("resumed from %s after epoch %d (best %s %.4f at epoch %d)", saved.path, state.epoch, o.metric,
       state.best, state.best_epoch))
+  elseif ck then
+    ck:discard() -- a fresh start: no leftovers of an earlier run (resume = false) or of a kill
   end
 
-  local function checkpoint()
-    if not ckpt then return end
-    P:save(ckpt .. "/model.params")
-    opt:save(ckpt .. "/adam.state")
-    local r = C.sp_ctx_rng(ctx._p)
-    -- state.lua last: a checkpoint counts only once its state file says so
-    write_atomic(ckpt .. "/state.lua", "return " .. serialize({
-      rng_seed = tonumber(r.seed), rng_counter = tonumber(r.counter), loop = state,
-    }) .. "\n")
+  -- A non-finite loss or gradient ends training with an error; the weights it produced are
+  -- never saved, and the last committed checkpoint stays as it was (a rerun resumes from it).
+  local function stop_nonfinite(what, epoch, batch)
+    local kept = not ck and "nothing was saved"
+      or state.epoch > 0 and string.format("the checkpoint of epoch %d in %s is kept", state.epoch, ck.dir)
+      or "no checkpoint had been written"
+    local msg = string.format("train.fit: epoch %d%s: %s; training stopped (%s). Lower lr (%g)%s",
+      epoch, batch and (", batch " .. batch) or "", what, kept, o.lr,
+      o.clip_norm > 0 and string.format(" or clip_norm (%g)", o.clip_norm) or ", or set clip_norm (e.g. 1)")
+    log(msg)
+    if logfile then logfile:close() end
+    error(msg, 3)
   end
 
-  local stop, best_copy = false, nil
-  while state.epoch < o.epochs and not stop do
+  while state.epoch < o.epochs and not state.stopped do
     local epoch = state.epoch + 1
     local t0 = now()
     local loss_sum, n_batches = 0, 0
@@ -145,10 +128,23 @@ function M.fit(model, ds, user_opts)
         local extra = hooks.extra_loss(ctx, batches, rows, model, epoch)
         if extra then loss = ctx:add(loss, extra) end
       end
+      n_batches = n_batches + 1
+      local value = loss:item()
+      if not finite(value) then stop_nonfinite("the loss is " .. tostring(value), epoch, n_batches) end
       opt:zero_grad()
       ctx:backward(loss)
       opt:step()
-      loss_sum, n_batches = loss_sum + loss:item(), n_batches + 1
+      -- Adam computes the gradient norm only to clip it; without clipping, a non-finite
+      -- gradient shows in the next loss or in the weights' check after the epoch
+      if o.clip_norm > 0 and not finite(opt:last_grad_norm()) then
+        stop_nonfinite("the gradient norm is " .. tostring(opt:last_grad_norm()), epoch, n_batches)
+      end
+      loss_sum = loss_sum + value
+    end
+    local bad_name, bad_i, bad_v = first_nonfinite(P)
+    if bad_name then
+      stop_nonfinite(string.format("parameter '%s' holds %s at element %d after the epoch's updates", bad_name,
+        tostring(bad_v), bad_i), epoch)
     end
     local record = { epoch = epoch, loss = n_batches > 0 and loss_sum / n_batches or 0, train_seconds = now() - t0 }
     if hooks.every and hooks.on_every and epoch % hooks.every == 0 then hooks.on_every(epoch, model, ctx) end
@@ -160,31 +156,34 @@ function M.fit(model, ds, user_opts)
       record.metric, record.eval_seconds = value, now() - te
       if value > state.best then
         state.best, state.best_epoch, state.bad_evals = value, epoch, 0
-        if o.run_dir then
-          P:save(o.run_dir .. "/best.params")
+        if ck then
+          best_file = ck:save_best(P, epoch) -- counts once this epoch's commit names it
         else
           best_copy = {}
           for name, t in P:iter() do best_copy[name] = t:clone() end
         end
       else
         state.bad_evals = state.bad_evals + 1
-        if state.bad_evals >= o.patience then stop = true end
+        if state.bad_evals >= o.patience then state.stopped = true end
       end
     end
     state.epoch = epoch
     state.history[#state.history + 1] = record
-    checkpoint()
+    if ck then
+      ck:commit { epoch = epoch, params = P, optimiser = opt, rng = C.sp_ctx_rng(ctx._p), best = best_file, loop = state }
+    end
     log(string.format("epoch %3d  loss %.4f  %s %s  (%.2f s%s)%s", epoch, record.loss, o.metric,
       record.metric and string.format("%.4f", record.metric) or "-", record.train_seconds,
       record.eval_seconds and string.format(" + eval %.2f s", record.eval_seconds) or "",
-      stop and string.format("  early stop: no better %s in %d evaluations", o.metric, o.patience) or ""))
+      state.stopped and string.format("  early stop: no better %s in %d evaluations", o.metric, o.patience) or ""))
     if hooks.on_epoch then hooks.on_epoch(record, state) end
   end
 
-  -- keep the best model
+  -- keep the best model (and leave a copy beside the run's other outputs)
   if state.best_epoch > 0 then
-    if o.run_dir and exists(o.run_dir .. "/best.params") then
-      P:load(o.run_dir .. "/best.params")
+    if ck then
+      P:load(ck:path(best_file))
+      P:save(o.run_dir .. "/best.params")
     elseif best_copy then
       for name, t in P:iter() do C.sp_tensor_copy(t._p, best_copy[name]._p) end
     end
