@@ -54,8 +54,9 @@ static int check_sess(sp_ctx *ctx, const char *op, sp_tensor *sess, int B, int n
   const int32_t *v = sess->data;
   for (int64_t i = 0; i < sess->numel; i++)
     if (v[i] < 0 || v[i] > n)
-      return SP_FAIL(SP_EINVAL, "%s: sess[%lld][%lld] = %d is not an item id in 1..%d (0 = padding)",
-                     op, (long long)(i / L), (long long)(i % L), v[i], n);
+      return SP_FAIL(SP_EINVAL,
+                     "%s: sess[%lld][%lld] = %d is not an item id in 1..%d (0 = padding)", op,
+                     (long long)(i / L), (long long)(i % L), v[i], n);
   return SP_OK;
 }
 

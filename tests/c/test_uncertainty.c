@@ -16,7 +16,9 @@ static const float E_VALUES[] = {0, 0, 1, 0, 0, 1, 1, 1, 2, 0, 0, 0};
 #define LN3 1.0986122886681098
 #define LN4 1.3862943611198906
 
-static sp_tensor *example_items(void) { return t_from(2, SHAPE(6, 2), E_VALUES); }
+static sp_tensor *example_items(void) {
+  return t_from(2, SHAPE(6, 2), E_VALUES);
+}
 
 /* B rows of h: row b is h0 when pick[b] is 1, else (0, 0). */
 static sp_tensor *example_h(int B, const int *pick) {
@@ -44,9 +46,9 @@ Test(uncertainty, session_entropy_hand_computed) {
    * row 6 {3, 3, 3, 0}: one distinct item -> 0.   row 7 all padding -> 0. */
   enum { B = 8, L = 4 };
   sp_tensor *e = example_items(), *h = example_h(B, (int[]){1, 1, 1, 1, 0, 1, 1, 1}), *out;
-  sp_tensor *s = t_from_i32(2, SHAPE(B, L),
-                            (int32_t[]){1, 2, 0, 0, 1, 2, 1, 1, 0, 0, 1, 2, 2, 0, 1, 0,
-                                        1, 2, 3, 4, 1, 3, 4, 0, 3, 3, 3, 0, 0, 0, 0, 0});
+  sp_tensor *s =
+      t_from_i32(2, SHAPE(B, L), (int32_t[]){1, 2, 0, 0, 1, 2, 1, 1, 0, 0, 1, 2, 2, 0, 1, 0,
+                                             1, 2, 3, 4, 1, 3, 4, 0, 3, 3, 3, 0, 0, 0, 0, 0});
   sp_tensor_new(&out, SP_F32, 1, SHAPE(B));
   sp_ctx *ctx;
   sp_ctx_new(&ctx, 1);
@@ -74,9 +76,9 @@ Test(uncertainty, target_nll_hand_computed) {
    * row 7 target 0: a padding row -> 0. */
   enum { B = 8, L = 4 };
   sp_tensor *e = example_items(), *h = example_h(B, (int[]){1, 1, 1, 1, 0, 1, 1, 1}), *out;
-  sp_tensor *s = t_from_i32(2, SHAPE(B, L),
-                            (int32_t[]){2, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0, 2, 2, 1, 1,
-                                        1, 2, 3, 0, 1, 3, 0, 2, 0, 0, 0, 0, 5, 1, 0, 0});
+  sp_tensor *s =
+      t_from_i32(2, SHAPE(B, L), (int32_t[]){2, 0, 0, 0, 1, 0, 0, 0, 1, 2, 0, 0, 2, 2, 1, 1,
+                                             1, 2, 3, 0, 1, 3, 0, 2, 0, 0, 0, 0, 5, 1, 0, 0});
   sp_tensor *t = t_from_i32(1, SHAPE(B), (int32_t[]){1, 2, 1, 1, 4, 4, 3, 0});
   sp_tensor_new(&out, SP_F32, 1, SHAPE(B));
   sp_ctx *ctx;
@@ -134,7 +136,7 @@ Test(uncertainty, huge_logits_do_not_overflow) {
   sp_tensor_new(&out, SP_F32, 1, SHAPE(1));
   sp_ctx *ctx;
   sp_ctx_new(&ctx, 1);
-  const double l3 = (double)ln3f; /* the logit gap is exactly the float ln 3 */
+  const double l3 = (double)ln3f;            /* the logit gap is exactly the float ln 3 */
   const double p2 = exp(l3) / (1 + exp(l3)); /* P(i2) */
   cr_assert_eq(sp_session_entropy(ctx, out, h, e, s, 0), SP_OK, "%s", sp_last_error());
   expect_near("H_sess", out, (double[]){-(p2 * log(p2) + (1 - p2) * log(1 - p2))}, 1, 1e-6);
@@ -233,7 +235,7 @@ Test(uncertainty, random_data_matches_a_double_reference_in_any_batch) {
       seq[b * L + p] = p < L - len ? 0 : 1 + (int32_t)sp_rng_below(&rng, b % 3 == 0 ? 6 : N);
     t[b] = b == 9 ? 0 : 1 + (int32_t)sp_rng_below(&rng, N);
   }
-  seq[4 * L + L - 1] = t[4]; /* a target inside its session */
+  seq[4 * L + L - 1] = t[4];              /* a target inside its session */
   seq[5 * L + 3] = 7, seq[5 * L + 8] = 7; /* a repeat with padding between */
   double ref_hs[B], ref_nll[B], ref_full[B];
   for (int b = 0; b < B; b++) {
@@ -272,7 +274,8 @@ Test(uncertainty, random_data_matches_a_double_reference_in_any_batch) {
             cr_expect(fabs(got[k] - want[k]) <= tol[k] * (1 + fabs(want[k])),
                       "score %d row %d (threads %d, batch %d): %.9g, reference %.9g", k, b, threads,
                       bs, (double)got[k], want[k]);
-            if (threads == 1 && bs == B) whole[k][b] = got[k];
+            if (threads == 1 && bs == B)
+              whole[k][b] = got[k];
             else if (k < 2) /* the session scores are the same bits in any batch */
               cr_expect(got[k] == whole[k][b], "score %d row %d: batch %d threads %d differs", k, b,
                         bs, threads);
@@ -383,7 +386,8 @@ Test(uncertainty, errors) {
   sp_tensor *arena_h;
   sp_ctx_tensor(ctx, &arena_h, SP_F32, 2, SHAPE(2, 2));
   sp_ctx_reset(ctx);
-  expect_error(sp_session_entropy(ctx, out, arena_h, e, s, 0), SP_ESTATE, "used after sp_ctx_reset");
+  expect_error(sp_session_entropy(ctx, out, arena_h, e, s, 0), SP_ESTATE,
+               "used after sp_ctx_reset");
   expect_error(sp_session_target_nll_full(ctx, out, arena_h, e, t, 0), SP_ESTATE,
                "used after sp_ctx_reset");
 #undef NEEDLE
