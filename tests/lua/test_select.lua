@@ -463,6 +463,9 @@ function tests.choose_and_write_errors()
   local bad = example()
   bad.h_pred[6] = 1
   h.raises("scores hold 5 indices, 5 h_sess and 6 h_pred", sel.choose, bad)
+  local dup = example()
+  dup.index[4] = 2
+  h.raises("scores.index[4] = 2 must be a session index listed once", sel.choose, dup)
   h.raises("select.write: a directory is needed", sel.write, "", s, sel.choose(s))
   h.raises("choice must come from select.choose", sel.write, "/tmp/x", s, {})
   h.raises("select.load: a directory is needed", sel.load, nil)

@@ -72,6 +72,47 @@ end
 
 local function c_fail(what) error("sprint: " .. what .. " failed: " .. lib.last_error(), 0) end
 
+-- Positions 1..n in descending v (NaN after every number), equal values by ascending index;
+-- v nil: by ascending index alone. A bottom-up merge sort in plain Lua with the comparison
+-- written out, which the JIT compiles (table.sort calls a Lua comparator from C, uncompiled).
+local function order_desc(v, index)
+  local n = #index
+  local a, b = {}, {}
+  for i = 1, n do a[i] = i end
+  local width = 1
+  while width < n do
+    for lo = 1, n, 2 * width do
+      local mid, hi = math.min(lo + width, n + 1), math.min(lo + 2 * width, n + 1)
+      local l, r = lo, mid
+      for k = lo, hi - 1 do
+        local take_left = r >= hi
+        if not take_left and l < mid then -- does a[r] come strictly before a[l]? if not, take a[l]
+          local p, q = a[l], a[r]
+          local before = index[q] < index[p]
+          if v then
+            local x, y = v[p], v[q]
+            if (x ~= x) ~= (y ~= y) then
+              before = x ~= x
+            elseif x == x and x ~= y then
+              before = y > x
+            end
+          end
+          take_left = not before
+        end
+        if take_left then
+          b[k], l = a[l], l + 1
+        else
+          b[k], r = a[r], r + 1
+        end
+      end
+    end
+    a, b = b, a
+    width = 2 * width
+  end
+  return a
+end
+M._order_desc = order_desc
+
 -- ---- scoring ------------------------------------------------------------------------------
 
 local SCORE_OPTS = { split = "string", max_len = "number", batch_size = "number", pred_over = "string",
@@ -190,9 +231,7 @@ function M.score(model, ds, opts)
   if not ok then error(err, 2) end
 
   -- back to session order (the batches were bucketed by length)
-  local order = {}
-  for i = 1, n do order[i] = i end
-  table.sort(order, function(a, b) return at[a] < at[b] end)
+  local order = order_desc(nil, at)
   local s = { n = n, index = {}, key = {}, length = {}, h_sess = {}, h_pred = {},
               settings = { split = split, max_len = L, pred_over = over, n_items = n_items } }
   for i, o in ipairs(order) do
@@ -217,44 +256,31 @@ local function check_scores(what, scores, level)
     error(string.format("%s: scores hold %d indices, %d h_sess and %d h_pred; they must match", what, n,
       #scores.h_sess, #scores.h_pred), level + 1)
   end
+  local seen = {}
+  for i = 1, n do
+    local idx = scores.index[i]
+    if type(idx) ~= "number" or seen[idx] then
+      error(string.format("%s: scores.index[%d] = %s must be a session index listed once", what, i, tostring(idx)),
+        level + 1)
+    end
+    seen[idx] = true
+  end
   return n
 end
 
 -- Ranks 1..n of values v (a list aligned with index) in descending order; equal values by the
 -- lower index; NaN after every number.
 local function ranks_desc(v, index)
-  local n = #v
-  local order = {}
-  for i = 1, n do order[i] = i end
-  table.sort(order, function(a, b)
-    local x, y = v[a], v[b]
-    local xn, yn = x ~= x, y ~= y
-    if xn ~= yn then return yn end
-    if not xn and x ~= y then return x > y end
-    return index[a] < index[b]
-  end)
+  local order = order_desc(v, index)
   local rank = {}
   for r, i in ipairs(order) do rank[i] = r end
   return rank, order
 end
 
--- Positions 1..n in descending u, equal u by the lower index.
-local function by_u(u, index)
-  local order = {}
-  for i = 1, #u do order[i] = i end
-  table.sort(order, function(a, b)
-    if u[a] ~= u[b] then return u[a] > u[b] end
-    return index[a] < index[b]
-  end)
-  return order
-end
-
 -- A Philox permutation of positions 1..n, ordered first by index (so it depends only on the
 -- seed and the set of sessions).
 local function shuffled(index, seed)
-  local order = {}
-  for i = 1, #index do order[i] = i end
-  table.sort(order, function(a, b) return index[a] < index[b] end)
+  local order = order_desc(nil, index)
   local r = require("sprint.rng").new(seed)
   for i = #order, 2, -1 do
     local j = 1 + r:below(i)
@@ -287,7 +313,7 @@ function M.choose(scores, opts)
   for i = 1, n do u[i] = 1 / (k + rank_sess[i]) + 1 / (k + rank_pred[i]) end
   local order
   if strategy == "uncertainty" then
-    order = by_u(u, index)
+    order = order_desc(u, index)
   elseif strategy == "h_sess" then
     order = by_sess
   elseif strategy == "h_pred" then
