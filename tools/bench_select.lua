@@ -14,18 +14,23 @@ local now, median, peak_rss_mib, cpu_model = clock.now, clock.median, clock.peak
 
 local args = (rawget(_G, "SPRINT_CLI") and SPRINT_CLI.args) or arg or {}
 local reps = tonumber(args[1] or "7")
-local B = tonumber(args[2] or "512")
+local B = tonumber(args[2] or "128")
 print(string.format("machine: %s; %d threads; sprint %s; %s", cpu_model(), sprint.num_threads(), sprint.version(),
   sprint.blas_info()))
 
-local function time(fn)
+-- Median wall time in ms; the median process CPU time (every thread's) goes to cpu_ms[label]:
+-- on a machine shared with other jobs, CPU time on one thread shows what the work costs when
+-- the core is ours, where wall time also counts the waits for it.
+local cpu_ms = {}
+local function time(fn, label)
   fn() -- warm-up
-  local t = {}
+  local t, c = {}, {}
   for i = 1, reps do
-    local t0 = now()
+    local t0, c0 = now(), os.clock()
     fn()
-    t[i] = now() - t0
+    t[i], c[i] = now() - t0, os.clock() - c0
   end
+  cpu_ms[label or "?"] = median(c) * 1e3
   return median(t) * 1e3
 end
 
@@ -35,9 +40,9 @@ local m = sprint.model.backbone(P, { kind = "sasrec", n_items = ds:n_items() })
 local ctx = sprint.ctx(1)
 local opts = { ctx = ctx, batch_size = B }
 local scores
-local t_score = time(function() scores = select_.score(m, ds, opts) end)
-local t_cat = time(function() select_.score(m, ds, { ctx = ctx, batch_size = B, pred_over = "catalogue" }) end)
-local t_choose = time(function() select_.choose(scores, { ratio = 0.1 }) end)
+local t_score = time(function() scores = select_.score(m, ds, opts) end, "score")
+local t_cat = time(function() select_.score(m, ds, { ctx = ctx, batch_size = B, pred_over = "catalogue" }) end, "catalogue")
+local t_choose = time(function() select_.choose(scores, { ratio = 0.1 }) end, "choose")
 
 -- The encoder passes alone: the same bucketed batches, the input and the whole session.
 local b = ds:batches { split = "train", batch_size = B, max_len = 50, prefix_augment = false, shuffle = false,
@@ -63,7 +68,7 @@ local t_enc = time(function()
     m:encode_last(ctx, x.seq, x.last)
     m:encode_last(ctx, x.full, x.last)
   end
-end)
+end, "encode")
 
 -- The engine's scores alone, on h kept from one encoder pass per batch (heap copies).
 for _, x in ipairs(prepared) do
@@ -88,14 +93,18 @@ local function engine(which)
     end
   end
 end
-local t_hs, t_hp, t_hf = time(engine("sess")), time(engine("pred")), time(engine("full"))
+local t_hs, t_hp, t_hf = time(engine("sess"), "sess"), time(engine("pred"), "pred"), time(engine("full"), "full")
 ctx:free()
 
-print(string.format("beauty: %d training sessions (length >= 2), %d items, batch %d", scores.n, n, B))
-print(string.format("  select.score           %8.2f ms  (pred_over = catalogue: %.2f ms)", t_score, t_cat))
-print(string.format("    two encoder passes   %8.2f ms  (SASRec on the input, then on the whole session)", t_enc))
-print(string.format("    engine: H_sess %.2f ms, H_pred %.2f ms, H_pred over the catalogue %.2f ms", t_hs, t_hp, t_hf))
-print(string.format("    the rest             %8.2f ms  (batches, filling sess, sorting back, keys)",
-  t_score - t_enc - t_hs - t_hp))
-print(string.format("  select.choose (RRF, top 10 %%) %.2f ms", t_choose))
+print(string.format("beauty: %d training sessions (length >= 2), %d items, batch %d; wall ms (CPU ms, all threads)",
+  scores.n, n, B))
+print(string.format("  select.score           %8.2f (%.2f)  pred_over = catalogue: %.2f (%.2f)", t_score, cpu_ms.score,
+  t_cat, cpu_ms.catalogue))
+print(string.format("    two encoder passes   %8.2f (%.2f)  SASRec on the input, then on the whole session", t_enc,
+  cpu_ms.encode))
+print(string.format("    engine: H_sess %.2f (%.2f), H_pred %.2f (%.2f), H_pred over the catalogue %.2f (%.2f)", t_hs,
+  cpu_ms.sess, t_hp, cpu_ms.pred, t_hf, cpu_ms.full))
+print(string.format("    the rest             %8.2f (%.2f)  batches, filling sess, sorting back, keys",
+  t_score - t_enc - t_hs - t_hp, cpu_ms.score - cpu_ms.encode - cpu_ms.sess - cpu_ms.pred))
+print(string.format("  select.choose (RRF, top 10 %%) %.2f (%.2f)", t_choose, cpu_ms.choose))
 print(string.format("peak memory %.0f MiB (medians of %d runs)", peak_rss_mib(), reps))

@@ -134,8 +134,8 @@ static float full_nll_row(const float *s, int n, int32_t t) {
     m = s[j] > m ? s[j] : m;
   }
   if (bad) return NAN;
-  double sum = 0.0;
-  for (int j = 0; j < n; j++) sum += exp((double)s[j] - (double)m);
+  double sum = 0.0; /* float exponents (the scores are float GEMM sums), a double sum */
+  for (int j = 0; j < n; j++) sum += (double)expf(s[j] - m);
   const double nll = (double)m + log(sum) - (double)s[t - 1];
   return (float)(nll > 0.0 ? nll : 0.0);
 }

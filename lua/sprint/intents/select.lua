@@ -166,7 +166,7 @@ local function fill_batch(ds, pred, full, sess, rows)
 end
 
 -- select.score(model, ds, opts) -> scores: see the top of this file. Options: split ("train"),
--- max_len (50; the last max_len items are encoded, as eval does), batch_size (512; never changes
+-- max_len (50; the last max_len items are encoded, as eval does), batch_size (128; never changes
 -- the numbers), pred_over ("session" | "catalogue"), n_items (the dataset's), ctx (a context to
 -- use; reset before every batch, its modes restored afterwards), seed (1; a private context's).
 -- scores = { n, index = {1-based dataset indices, ascending}, key = {}, length = {}, h_sess = {},
@@ -182,7 +182,7 @@ function M.score(model, ds, opts)
   if over ~= "session" and over ~= "catalogue" then
     error("select.score: pred_over must be \"session\" or \"catalogue\", got " .. over, 2)
   end
-  local B = int_at_least("select.score", opts.batch_size or 512, 1, "batch_size", 2)
+  local B = int_at_least("select.score", opts.batch_size or 128, 1, "batch_size", 2)
   local L = int_at_least("select.score", opts.max_len or 50, 2, "max_len", 2)
   local seed = int_at_least("select.score", opts.seed or 1, 0, "seed", 2)
   local n_items = int_at_least("select.score", opts.n_items or ds:n_items(), 1, "n_items", 2)
