@@ -370,8 +370,8 @@ int sp_session_entropy(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_tensor *ite
 int sp_session_target_nll(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_tensor *items,
                           sp_tensor *sess, sp_tensor *target, int n_items);
 /* H_pred over the whole catalogue: out[b] = -log softmax(h E^T)[target[b]] over items
- * 1..n_items (one GEMM into B * n_items floats of the context's arena, then a double
- * log-sum-exp per row). target as above. */
+ * 1..n_items (one GEMM into B * n_items floats of the context's arena, then per row a
+ * log-sum-exp of float exponents summed in double). target as above. */
 int sp_session_target_nll_full(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_tensor *items,
                                sp_tensor *target, int n_items);
 
