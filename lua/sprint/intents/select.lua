@@ -17,6 +17,9 @@
 --     items 1..n (one GEMM with the item table per batch). High: the model did not see i_N
 --     coming.
 -- Sessions with fewer than 2 items have no held-out item and are not scored (nor selected).
+-- The model: a backbone (its encode_last; BERT4Rec appends its mask token) or any encoder
+-- eval.rank accepts. Cost: the two encoder passes per session are nearly all of it (Beauty's
+-- 6083 training sessions, SASRec d 64: ~0.3 s of one core); the entropies take a few ms.
 --
 -- The selection (select.choose): each entropy ranks the scored sessions in descending order,
 -- rank 1 the most uncertain; equal values rank by session index, the lower index first; a NaN
