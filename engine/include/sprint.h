@@ -361,6 +361,31 @@ int sp_rank_topk_candidates(sp_ctx *ctx, sp_tensor *candidates, sp_tensor *h, sp
  * the MRR over all ranks. Means in double, summed in index order. */
 int sp_rank_metrics(double *out, const float *rank, int64_t n, const int *ks, int n_ks);
 
+/* ---- uncertainty of a session under a model (engine/eval/uncertainty.c) -------------------
+ * SPRINT's hard-session selection (§4.1.1) scores each session with the softmax of the model's
+ * logits h_S . e_i restricted to the session's own items: P(i | S) = exp(h_S . e_i) /
+ * sum_{j in S} exp(h_S . e_j), S the SET of the session's distinct items. No gradients, nothing
+ * on the tape; float inputs, double dot products and sums; rows are independent (the same
+ * numbers in any batch, on any thread count). Common arguments: out (B) float32 caller-owned;
+ * h (B, d); items (V, d) with items 1..n_items ranked (n_items 0: every row but row 0, so
+ * V >= n_items + 1 and extra rows such as a mask token are never used); sess (B, L) int32, each
+ * row's items in any order, 0 = padding, an item repeated counts once, ids in 1..n_items. A row
+ * with a NaN or infinite logit gets NaN. */
+/* H_sess (Eq. 3): out[b] = -sum_{i in S_b} P(i | S_b) log P(i | S_b) with S_b the distinct
+ * items of sess row b and h row b; 0 for one item or for an all-padding row. */
+int sp_session_entropy(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_tensor *items, sp_tensor *sess,
+                       int n_items);
+/* H_pred: out[b] = -log P(target[b] | S_b), the softmax over S_b = {target[b]} and the distinct
+ * items of sess row b (whether sess holds the target or not: the paper's S, with h = h of the
+ * session without its last item). target (B) int32 in 1..n_items, 0 = a padding row (out 0). */
+int sp_session_target_nll(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_tensor *items,
+                          sp_tensor *sess, sp_tensor *target, int n_items);
+/* H_pred over the whole catalogue: out[b] = -log softmax(h E^T)[target[b]] over items
+ * 1..n_items (one GEMM into B * n_items floats of the context's arena, then per row a
+ * log-sum-exp of float exponents summed in double). target as above. */
+int sp_session_target_nll_full(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_tensor *items,
+                               sp_tensor *target, int n_items);
+
 /* ---- parameters: a named store that owns the model's tensors ----------------------------- */
 typedef struct sp_params sp_params;
 int sp_params_new(sp_params **out);

@@ -207,6 +207,27 @@ local function longest_input(ds, split)
   return H
 end
 
+M._longest_input = longest_input
+
+-- Runs fn(ctx) with grad recording off and the context in eval mode, then resets the context
+-- and restores its modes, also when fn raises. ctx nil: a private context (seeded with seed),
+-- freed afterwards. Returns pcall's ok, err (the caller raises err at its own level).
+function M._in_eval_mode(ctx, seed, fn)
+  local own = ctx == nil
+  if own then ctx = require("sprint.ctx").new(seed) end
+  local was_training, was_grad = ctx:training(), ctx:grad_enabled()
+  ctx:eval()
+  ctx:set_grad_enabled(false)
+  local ok, err = pcall(fn, ctx)
+  if ctx._p ~= nil then
+    ctx:reset()
+    ctx:train(was_training)
+    ctx:set_grad_enabled(was_grad)
+  end
+  if own then ctx:free() end
+  return ok, err
+end
+
 -- With prefixes, a row's history is its own input: the items before its target.
 local function fill_history_from_seq(hist, H, seq, rows)
   local hd, sq = hist:data(), seq:data()
@@ -311,17 +332,10 @@ function M.rank(model, ds, opts)
   end
   if n_cand then cand = tensor.new({ B, n_cand }, "i32") end
 
-  local ctx = opts and opts.ctx
-  local own = ctx == nil
-  if own then ctx = require("sprint.ctx").new(s.seed) end
-  local was_training, was_grad = ctx:training(), ctx:grad_enabled()
-  ctx:eval()
-  ctx:set_grad_enabled(false)
-
   local buf = ffi.new("float[?]", total)
   local sessions = {}
   local n = 0
-  local ok, err = pcall(function()
+  local ok, err = M._in_eval_mode(opts and opts.ctx, s.seed, function(ctx)
     for rows in batcher:epoch(0) do
       batch.rows = rows
       ctx:reset()
@@ -361,12 +375,6 @@ function M.rank(model, ds, opts)
       end
     end
   end)
-  if ctx._p ~= nil then
-    ctx:reset()
-    ctx:train(was_training)
-    ctx:set_grad_enabled(was_grad)
-  end
-  if own then ctx:free() end
   if not ok then error(err, 2) end
 
   if bucketed then -- back to session order (each session is one example here)
