@@ -42,8 +42,16 @@ print(string.format("sprint %s | %s: %d sessions, %d items | stage 1 on %s hard 
 local model = intents.warmup(ds, cfg, dir .. "/backbone")
 
 -- 2. uncertainty scores and the hard sessions
-local hard, choice = intents.select_hard(model, ds, cfg, dir)
+local hard, choice, scores = intents.select_hard(model, ds, cfg, dir)
 print(string.format("selected %d of %d training sessions (%s)", #hard, choice.n, cfg.selection))
+-- how hard they are for the backbone itself, beside a random draw of the same size
+local random = intents.select.choose(scores, { strategy = "random", ratio = cfg.hard_ratio, seed = cfg.seed })
+local diff = intents.evidence.difficulty(model, ds, { selected = hard, random = random.hard }, { max_len = cfg.max_len })
+for _, name in ipairs { "selected", "random" } do
+  local d = diff[name]
+  print(string.format("  backbone on the held-out last item, %-8s sessions: HR@10 %.4f MRR %.4f (n %d); the rest: "
+    .. "HR@10 %.4f MRR %.4f (n %d)", name, d.selected.hr10, d.selected.mrr, d.selected.n, d.rest.hr10, d.rest.mrr, d.rest.n))
+end
 
 -- 3. the pool and predict-and-correct
 local client = sprint.llm.from_env(cfg, { catalogue = intents.catalogue(ds), cache = dir .. "/llm.sqlite",

@@ -8,6 +8,7 @@ local M = {
   stage1_runner = require "sprint.intents.stage1",
   templates = require "sprint.intents.templates",
   evidence = require "sprint.intents.evidence",
+  select = require "sprint.intents.select",
 }
 
 local files = require "sprint.files"
@@ -39,13 +40,12 @@ end
 -- The hard sessions: scores of every training session, the selection, both written to dir
 -- (selection.tsv, selection.json). Returns the list of session indices and the choice.
 function M.select_hard(model, ds, cfg, dir)
-  local select = require "sprint.intents.select"
+  local select = M.select
   local scores = select.score(model, ds, { max_len = cfg.max_len, pred_over = cfg.pred_over })
   local choice = select.choose(scores, { strategy = cfg.selection, ratio = cfg.hard_ratio, rrf_k = cfg.rrf_k,
                                          seed = cfg.seed })
   select.write(dir, scores, choice)
-  choice.n = #scores.session
-  return choice.hard, choice
+  return choice.hard, choice, scores
 end
 
 -- The catalogue's item text (title, brand, categories): what the offline stand-in may use in

@@ -62,7 +62,7 @@ local function markdown(f)
   local function add(s, ...) L[#L + 1] = select("#", ...) > 0 and string.format(s, ...) or s end
   add("# Stage 1: intents for the hard sessions")
   add("")
-  add("- answered by: %s%s", f.provider, f.standin and " — **the offline stand-in, not an LLM**" or "")
+  add("- answered by: %s", f.standin and ("**" .. f.provider .. "**") or f.provider)
   add("- mode: %s; domain \"%s\"; %d candidates (i_N + %d random), at most %d tries, seed %d", f.mode, f.domain,
     f.candidates + 1, f.candidates, f.max_tries, f.seed)
   if f.stopped then add("- **stopped**: %s", f.stopped) end
