@@ -4,7 +4,6 @@
 -- answering after 200 ms with 32 conversations in flight, beside the ideal wall time
 -- (paid calls x 200 ms / 32). Run folders go to a temporary directory.
 -- Usage: sprint run tools/bench_stage1.lua [DATASET] [LOOPBACK_SESSIONS]
-local ffi = require "ffi"
 local sprint = require "sprint"
 local clock = require "sprint.clock"
 local stage1 = require "sprint.intents.stage1"
@@ -13,7 +12,6 @@ local intents = require "sprint.intents"
 
 local dataset = arg and arg[1] or "beauty"
 local n_loop = tonumber(arg and arg[2]) or 256
-pcall(ffi.cdef, "int usleep(unsigned int usec); int kill(int pid, int sig);")
 
 print(string.format("machine: %s; LuaJIT %s", clock.cpu_model(), jit.version))
 local ds = sprint.data.load(dataset)
@@ -43,40 +41,23 @@ print(string.format("%s: stand-in P&C over %d hard sessions (%d accepted, pool %
   dataset, #hard, last.report.accepted, last.pool:size(), clock.median(times),
   table.concat((function() local t = {} for i, x in ipairs(times) do t[i] = string.format("%.2f", x) end return t end)(), ", ")))
 
--- the loopback server as a paid endpoint answering P&C prompts after 200 ms
-local cli = rawget(_G, "SPRINT_CLI") or {}
-local exe = (cli.build_dir or "build") .. "/sprint_llm_testserver"
-local p = io.popen(exe .. " --port-file " .. tmp .. "/port --latency-ms 200 --max-seconds 600 >/dev/null 2>&1 & echo $!")
-local pid = tonumber(p:read("*l"))
-p:close()
-local port
-for _ = 1, 500 do
-  local f = io.open(tmp .. "/port")
-  port = f and tonumber(f:read("*a"):match("%d+"))
-  if f then f:close() end
-  if port then break end
-  ffi.C.usleep(10000)
-end
-assert(port, "the loopback server did not start (" .. exe .. ")")
-os.execute("mkdir -p " .. tmp .. "/prompts")
-for _, name in ipairs { "gip_init", "pc", "feedback", "feedback_invalid" } do
-  local text = select(1, sprint.llm.prompt.load(name))
-  if name == "pc" then text = text:gsub("### user", "(content=pc)\n### user", 1) end
-  if name == "gip_init" then text = text:gsub("### user", "(content=gip)\n### user", 1) end
-  local f = assert(io.open(tmp .. "/prompts/" .. name .. ".txt", "w"))
-  f:write(text)
-  f:close()
-end
+-- the loopback server as a paid endpoint answering P&C prompts after 200 ms (the tests' helpers)
+package.path = "tests/lua/?.lua;" .. package.path
+local S = require "llm_support"
+local srv = S.server { latency_ms = 200, max_seconds = 600 }
+local port = srv.port
+local prompts = S.pc_templates()
 local loop_hard = { unpack(hard, 1, math.min(n_loop, #hard)) }
 local client = sprint.llm.new { base_url = "http://127.0.0.1:" .. port .. "/v1", model = "bench", concurrency = 32,
                                 cache = tmp .. "/llm.sqlite", run = "bench" }
 local t0 = clock.now()
 local res = stage1.run { ds = ds, hard = loop_hard, dir = tmp .. "/loop", client = client, domain = "Beauty",
-                         templates = templates.load(tmp .. "/prompts"), concurrency = 32, progress = false }
+                         templates = templates.load(prompts), concurrency = 32, progress = false }
 local wall = clock.now() - t0
 local calls = client:report().http_calls
 client:close()
-ffi.C.kill(pid, 15)
+srv:stop()
+os.execute("rm -rf " .. prompts)
 local ideal = calls * 0.2 / 32
 print(string.format("loopback at 200 ms, 32 in flight: %d sessions, %d paid calls in %.2f s; ideal %.2f s "
   .. "(calls x 0.2 s / 32): %.2fx", #loop_hard, calls, wall, ideal, wall / ideal))

@@ -148,6 +148,22 @@ function Server:hits(tag)
   return out
 end
 
+-- A Stage-1 template set (written to a new temporary folder, returned) whose requests tell the
+-- loopback server to answer as a P&C model would (content=pc / content=gip: answers chosen by
+-- the request's hash, so the same request always gets the same answer, some tries fail and
+-- the pool grows).
+function M.pc_templates()
+  local prompt = require "sprint.llm.prompt"
+  local dir = M.tmpdir()
+  for _, name in ipairs { "gip_init", "pc", "feedback", "feedback_invalid" } do
+    local text = select(1, prompt.load(name))
+    if name == "pc" then text = text:gsub("### user", "(content=pc)\n### user", 1) end
+    if name == "gip_init" then text = text:gsub("### user", "(content=gip)\n### user", 1) end
+    M.write(dir .. "/" .. name .. ".txt", text)
+  end
+  return dir
+end
+
 -- A client for this server with test-friendly timeouts (overridable by opts).
 function Server:client(opts)
   local llm = require "sprint.llm"

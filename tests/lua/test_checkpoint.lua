@@ -11,28 +11,9 @@ local checkpoint = require "sprint.checkpoint"
 
 local tests = {}
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  os.execute("mkdir -p " .. q(d))
-  return d
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+-- the shell and file helpers the LLM tests use too
+local S = require "llm_support"
+local q, tmpdir, slurp, write = S.q, S.tmpdir, S.read, S.write
 
 local function listing(dir)
   local p = io.popen("ls -1A " .. q(dir))
@@ -43,25 +24,8 @@ local function listing(dir)
   return table.concat(names, " ")
 end
 
-local function exe()
-  local cli = rawget(_G, "SPRINT_CLI")
-  if not cli or not cli.build_dir then h.skip("not running under the sprint command") end
-  local path = cli.build_dir .. "/sprint"
-  if not slurp(path) then h.skip("no " .. path) end
-  return path
-end
-
--- Runs a shell command line; returns its exit code (137 after a SIGKILL), stdout, stderr.
-local function run(cmdline)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(cmdline .. " >" .. out .. " 2>" .. err .. "; echo $?")
-  local rc = tonumber(p:read("*a"):match("%d+"))
-  p:close()
-  local o, e = slurp(out), slurp(err)
-  os.remove(out)
-  os.remove(err)
-  return rc, o, e
-end
+local function exe() return S.exe("sprint") end
+local run = S.run -- exit code (137 after a SIGKILL), stdout, stderr
 
 -- ---- a kill at every rename -------------------------------------------------------------
 

@@ -390,19 +390,7 @@ end
 
 -- ---- a paid endpoint, killed mid-stage --------------------------------------------------------
 
--- A template set whose requests tell the loopback server to answer as a P&C model would
--- (content=pc / content=gip: answers chosen by the request's hash, so the same request always
--- gets the same answer, some tries fail and the pool grows).
-local function loopback_templates()
-  local dir = S.tmpdir()
-  for _, name in ipairs { "gip_init", "pc", "feedback", "feedback_invalid" } do
-    local text = select(1, llm.prompt.load(name))
-    if name == "pc" then text = text:gsub("### user", "(content=pc)\n### user", 1) end
-    if name == "gip_init" then text = text:gsub("### user", "(content=gip)\n### user", 1) end
-    S.write(dir .. "/" .. name .. ".txt", text)
-  end
-  return dir
-end
+local loopback_templates = S.pc_templates
 
 local STAGE_SCRIPT = [[
 local stage1 = require "sprint.intents.stage1"
