@@ -32,15 +32,15 @@ int sp_cpu_enrich(float *labels, float *work, const float *yhat, const float *h,
     memcpy(labels, yhat, sizeof(float) * (size_t)rows * c);
     return SP_OK;
   }
-  float *sim = work;                                /* (rows, rows) */
-  float *norm_a = sim + (int64_t)rows * rows;       /* (rows) */
-  float *norm_b = norm_a + rows;                    /* (rows) */
-  float *vals = norm_b + rows;                      /* (rows, kk): similarities, then weights */
+  float *sim = work;                          /* (rows, rows) */
+  float *norm_a = sim + (int64_t)rows * rows; /* (rows) */
+  float *norm_b = norm_a + rows;              /* (rows) */
+  float *vals = norm_b + rows;                /* (rows, kk): similarities, then weights */
   int32_t *idx = (int32_t *)(vals + (int64_t)rows * kk); /* (rows, kk) */
   SP_TRY(sp_cpu_cosine_forward(sim, norm_a, norm_b, h, h, rows, rows, d, 1e-8f));
   for (int r = 0; r < rows; r++) sim[(int64_t)r * rows + r] = -INFINITY; /* S' != S */
   sp_cpu_topk(vals, idx, sim, rows, rows, kk); /* descending, ties to the lower row */
-  SP_PARALLEL_FOR((int64_t)rows * (kk + d) * c > SP_PAR_MIN, for (int r = 0; r < rows; r++) {
+  SP_PARALLEL_FOR((int64_t)rows * kk * c > SP_PAR_MIN, for (int r = 0; r < rows; r++) {
     float *w = vals + (int64_t)r * kk;
     const int32_t *nb = idx + (int64_t)r * kk;
     /* w = softmax over the k similarities (the first is the largest) */

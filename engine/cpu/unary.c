@@ -1,6 +1,6 @@
 /* unary.c (CPU) — pointwise activations. gelu is the tanh form used by BERT:
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). threshold is SPRINT's phi(x) = x [x > tau]:
- * its derivative is [x > tau] (the step's jump is not differentiated; NaN maps to 0, as in relu). */
+ * its derivative is [x > tau] (the jump is not differentiated; NaN maps to 0, as in relu). */
 #include <math.h>
 
 #include "cpu.h"

@@ -101,12 +101,13 @@ int sp_intent_fuse(sp_ctx *ctx, sp_tensor **h_tilde, const sp_intent_predictor *
 /* True when the float ranges of a and b share memory (views share their base's data). */
 static int overlaps(const sp_tensor *a, const sp_tensor *b) {
   const char *a0 = a->data, *b0 = b->data;
-  const char *a1 = a0 + a->numel * (int64_t)sizeof(float), *b1 = b0 + b->numel * (int64_t)sizeof(float);
+  const char *a1 = a0 + a->numel * (int64_t)sizeof(float),
+             *b1 = b0 + b->numel * (int64_t)sizeof(float);
   return a->numel > 0 && b->numel > 0 && a0 < b1 && b0 < a1;
 }
 
-int sp_intent_enrich(sp_ctx *ctx, sp_tensor *labels, sp_tensor *yhat, sp_tensor *h, int rows,
-                     int k, int mode) {
+int sp_intent_enrich(sp_ctx *ctx, sp_tensor *labels, sp_tensor *yhat, sp_tensor *h, int rows, int k,
+                     int mode) {
   const char *op = "sp_intent_enrich";
   if (!ctx) return SP_FAIL(SP_EINVAL, "%s: NULL context", op);
   SP_CHECK_F32(ctx, op, labels);
