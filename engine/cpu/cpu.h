@@ -31,8 +31,16 @@ void sp_cpu_binary_forward(float *out, const float *a, const float *b, int64_t n
 void sp_cpu_binary_backward(float *da, float *db, const float *dout, const float *a,
                             const float *b, int64_t n, int64_t nb, sp_binary_kind kind);
 
-/* unary.c: out (n) = f(x); scale uses param. Backward from x (relu, gelu) or out (sigmoid, tanh). */
-typedef enum { SP_UN_RELU = 0, SP_UN_GELU, SP_UN_SIGMOID, SP_UN_TANH, SP_UN_SCALE } sp_unary_kind;
+/* unary.c: out (n) = f(x); scale and threshold use param (the factor, tau). Backward from x
+ * (relu, gelu, threshold) or out (sigmoid, tanh). */
+typedef enum {
+  SP_UN_RELU = 0,
+  SP_UN_GELU,
+  SP_UN_SIGMOID,
+  SP_UN_TANH,
+  SP_UN_SCALE,
+  SP_UN_THRESHOLD
+} sp_unary_kind;
 void sp_cpu_unary_forward(float *out, const float *x, int64_t n, sp_unary_kind kind, float param);
 void sp_cpu_unary_backward(float *dx, const float *dout, const float *x, const float *out, int64_t n,
                            sp_unary_kind kind, float param);
@@ -128,6 +136,18 @@ int64_t sp_cpu_cosine_backward_work_floats(int n, int m);
 int sp_cpu_cosine_backward(float *da, float *db, float *work, const float *dout, const float *out,
                            const float *norm_a, const float *norm_b, const float *a, const float *b,
                            int n, int m, int d, float eps);
+
+/* ortho.c: SPRINT's L_ortho over the rows of e (c, d); norm (c) and s (d) = sum of the
+ * normalised rows saved for backward. Returns the loss (0 when c < 2). */
+float sp_cpu_ortho_forward(float *norm, float *s, const float *e, int c, int d, float eps);
+void sp_cpu_ortho_backward(float *de, float dloss, const float *norm, const float *s,
+                           const float *e, int c, int d, float eps);
+
+/* enrich.c: SPRINT's enriched labels (b, c) from yhat (b, c) and h (b, d) over the first
+ * `rows` rows (the rest padding: 0); mode: sp_enrich_mode; see sp_intent_enrich. */
+int64_t sp_cpu_enrich_work_floats(int rows, int k);
+int sp_cpu_enrich(float *labels, float *work, const float *yhat, const float *h, int b, int rows,
+                  int c, int d, int k, int mode);
 
 /* topk.c: rows of x (n, c) -> values, indices (n, k). */
 void sp_cpu_topk(float *values, int32_t *indices, const float *x, int n, int c, int k);

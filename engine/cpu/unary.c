@@ -1,5 +1,6 @@
 /* unary.c (CPU) — pointwise activations. gelu is the tanh form used by BERT:
- * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). threshold is SPRINT's phi(x) = x [x > tau]:
+ * its derivative is [x > tau] (the jump is not differentiated; NaN maps to 0, as in relu). */
 #include <math.h>
 
 #include "cpu.h"
@@ -40,6 +41,9 @@ void sp_cpu_unary_forward(float *out, const float *x, int64_t n, sp_unary_kind k
           case SP_UN_SCALE:
             out[i] = v * param;
             break;
+          case SP_UN_THRESHOLD:
+            out[i] = v > param ? v : 0.0f;
+            break;
         }
       });
 }
@@ -68,6 +72,9 @@ void sp_cpu_unary_backward(float *dx, const float *dout, const float *x, const f
             break;
           case SP_UN_SCALE:
             d = g * param;
+            break;
+          case SP_UN_THRESHOLD:
+            d = v > param ? g : 0.0f;
             break;
         }
         dx[i] += d;

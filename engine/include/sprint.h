@@ -182,6 +182,15 @@ int sp_cosine_matrix(sp_ctx *ctx, sp_tensor **out, sp_tensor *a, sp_tensor *b, f
 /* Row-wise top-k of x (N, C): values (N, k) float32, indices (N, k) int32, descending,
  * ties broken by the lower index. No gradient. */
 int sp_topk(sp_ctx *ctx, sp_tensor **values, sp_tensor **indices, sp_tensor *x, int k);
+/* Threshold filter, SPRINT's phi (Eq. 15): out = x where x > tau, else 0 (x any shape; tau
+ * finite). Backward passes dout where x > tau and 0 elsewhere: the jump at tau is not
+ * differentiated (its Dirac term tau * delta(x - tau) is dropped, as ReLU drops its kink). */
+int sp_threshold(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, float tau);
+/* Intent-orthogonality loss of SPRINT (section 4.3) over the rows of e (C, D):
+ * out (1) = -1 / (C (C - 1)) * sum_{i != j} |n_i - n_j|^2 with n_i = e_i / max(|e_i|, eps),
+ * the mean squared distance between the L2-normalised rows, negated (minimising it spreads
+ * the rows apart). C < 2 has no pair: out is 0 and e gets a zero gradient. */
+int sp_ortho_loss(sp_ctx *ctx, sp_tensor **out, sp_tensor *e, float eps);
 
 /* ---- datasets: sessions with item text, prepared the paper's way --------------------------
  * A loader reads raw events (user or session, item, time) and item text; preparation turns
@@ -497,6 +506,53 @@ int sp_bert4rec_mask(sp_tensor *seq_out, sp_tensor *labels, sp_tensor *seq_in, f
 /* For BERT4Rec's inference: in each right-aligned row, drops the first position, shifts left
  * and appends the mask token; sets last (B) to L - 1. */
 int sp_bert4rec_append_mask(sp_tensor *seq, sp_tensor *last, int32_t mask_token);
+
+/* ---- SPRINT's intent predictor (Stage 2, section 4.2; engine/models/intent.c) -------------
+ * The pieces are separate calls, so a recipe (an ablation) switches any of them off:
+ *   relevance (Eq. 8-9)   sp_intent_relevance: logits q_S . k_c and yhat = sigmoid(logits);
+ *   L_intent (Eq. 10)     sp_bce_logits(logits, labels, weight): mean BCE over the intents of
+ *                         the labelled sessions (weight 1 on their rows, 0 on the others);
+ *   fusion (Eq. 15)       sp_intent_fuse: h~ = h + Dropout(LayerNorm(h + phi(yhat) V));
+ *   L_ortho (section 4.3) sp_ortho_loss(intents);
+ *   enrichment (Eq. 12-14) sp_intent_enrich: soft labels from the batch's neighbours, no grad.
+ * q_S = W_q h_S is computed row-wise as h W_q^T (weights stored (d_out, d_in), as in Linear). */
+typedef struct {
+  sp_tensor *intents;      /* E_G (C, d): one embedding per intent of the pool */
+  sp_linear_layer q, k, v; /* W_q, W_k, W_v: weights (d, d), no bias */
+  sp_layernorm_layer ln;   /* (d): the fusion's layer norm */
+  float tau;               /* phi's threshold (the paper: 0.5) */
+  float dropout;           /* on g_S (Eq. 15) */
+} sp_intent_predictor;
+/* Parameters "<name>.intents" (Xavier-uniform), "<name>.q.weight", ".k.weight", ".v.weight"
+ * (Xavier-uniform) and "<name>.ln.weight", ".ln.bias" (1, 0). */
+int sp_intent_predictor_init(sp_intent_predictor *m, sp_params *p, const char *name, int d,
+                             int n_intents, float tau, float dropout, sp_rng *rng);
+/* logits (B, C) = (h W_q^T) (E W_k^T)^T for h (B, d): every session against every intent in
+ * one GEMM; yhat (B, C) = sigmoid(logits), or pass NULL for yhat. */
+int sp_intent_relevance(sp_ctx *ctx, sp_tensor **logits, sp_tensor **yhat,
+                        const sp_intent_predictor *m, sp_tensor *h);
+/* h_tilde (B, d) = h + g, g = Dropout(LayerNorm(h + phi(yhat) V)), V = E W_v^T (C, d),
+ * phi = sp_threshold at m->tau; yhat (B, C) (e.g. from sp_intent_relevance, or labels).
+ * Dropout is active only in training mode. */
+int sp_intent_fuse(sp_ctx *ctx, sp_tensor **h_tilde, const sp_intent_predictor *m, sp_tensor *h,
+                   sp_tensor *yhat);
+/* Collaborative enrichment (Eq. 12-14), no gradient: for each of the first `rows` sessions of
+ * a batch, its top-k neighbours N(S) among the other real rows by cos(h_S, h_S') (norms
+ * clamped below by 1e-8; ties to the lower row), weights w = softmax of those similarities,
+ * yhat_nbr = sum_{S' in N(S)} w_S' yhat_S', and
+ *   SP_ENRICH_BOTH:       labels = (yhat_S + yhat_nbr) / 2   (Eq. 14)
+ *   SP_ENRICH_SELF:       labels = yhat_S                    (ablation: no neighbours)
+ *   SP_ENRICH_NEIGHBOURS: labels = yhat_nbr                  (ablation: no self term)
+ * k larger than rows - 1 takes every other row. k = 0 means no neighbours: labels = yhat_S
+ * (the paper's K = 0); a session without any neighbour (rows = 1) keeps yhat_S in every
+ * mode. SP_ENRICH_NEIGHBOURS with k = 0 is an error. Rows past `rows` (batch padding) get 0.
+ * labels (B, C) float32 caller-owned, sharing no memory with yhat or h; yhat (B, C) in
+ * [0, 1] and h (B, d) finite on the real rows; 0 <= rows <= B. Scratch: rows * (rows + 2k + 2)
+ * floats of the context's arena (k at most rows - 1). Each row is computed on its own, in a
+ * fixed order: the same bits on any thread count. */
+typedef enum { SP_ENRICH_BOTH = 0, SP_ENRICH_SELF = 1, SP_ENRICH_NEIGHBOURS = 2 } sp_enrich_mode;
+int sp_intent_enrich(sp_ctx *ctx, sp_tensor *labels, sp_tensor *yhat, sp_tensor *h, int rows,
+                     int k, int mode);
 
 /* ---- Adam with L2 regularisation ---------------------------------------------------------
  * decoupled = 0: the paper's "L2 regularization for Adam", weight_decay * w added to the

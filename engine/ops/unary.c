@@ -1,4 +1,7 @@
-/* unary.c — relu, gelu (tanh approximation), sigmoid, tanh and scale by a constant. */
+/* unary.c — relu, gelu (tanh approximation), sigmoid, tanh, scale by a constant and the
+ * threshold filter (SPRINT's phi). */
+#include <math.h>
+
 #include "cpu.h"
 #include "internal.h"
 
@@ -34,4 +37,12 @@ int sp_sigmoid(sp_ctx *ctx, sp_tensor **out, sp_tensor *x) {
 int sp_tanh(sp_ctx *ctx, sp_tensor **out, sp_tensor *x) { return unary(ctx, out, x, SP_UN_TANH, 0, "sp_tanh"); }
 int sp_scale(sp_ctx *ctx, sp_tensor **out, sp_tensor *a, float s) {
   return unary(ctx, out, a, SP_UN_SCALE, s, "sp_scale");
+}
+/* SPRINT's phi (Eq. 15): x where x > tau, else 0; the gradient is [x > tau] (see sprint.h). */
+int sp_threshold(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, float tau) {
+  if (!isfinite(tau)) {
+    if (out) *out = NULL;
+    return SP_FAIL(SP_EINVAL, "sp_threshold: tau must be finite, got %g", (double)tau);
+  }
+  return unary(ctx, out, x, SP_UN_THRESHOLD, tau, "sp_threshold");
 }

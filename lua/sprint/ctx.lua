@@ -441,6 +441,24 @@ function Ctx:cosine_matrix(a, b, eps)
   return wrap_arena(self, out[0])
 end
 
+-- SPRINT's phi: x where x > tau, else 0 (gradient [x > tau]; the jump is not differentiated).
+function Ctx:threshold(x, tau)
+  local p, w = cp(self, "ctx:threshold"), "ctx:threshold"
+  local out = self._out
+  if C.sp_threshold(p, out, arg(self, x, "x", w), num(tau, "tau", w)) ~= 0 then fail(w, 2) end
+  return wrap_arena(self, out[0])
+end
+
+-- SPRINT's L_ortho over the rows of e (C, D): -mean_{i != j} |n_i - n_j|^2 of the L2-normalised
+-- rows (norms clamped below by eps, default 1e-8); 0 when C < 2.
+function Ctx:ortho_loss(e, eps)
+  local p, w = cp(self, "ctx:ortho_loss"), "ctx:ortho_loss"
+  local out = self._out
+  if eps == nil then eps = 1e-8 end
+  if C.sp_ortho_loss(p, out, arg(self, e, "e", w), num(eps, "eps", w)) ~= 0 then fail(w, 2) end
+  return wrap_arena(self, out[0])
+end
+
 -- Row-wise top-k of x (N, C): returns values (N, k) f32 and 0-based indices (N, k) i32.
 function Ctx:topk(x, k)
   local p, w = cp(self, "ctx:topk"), "ctx:topk"

@@ -22,6 +22,7 @@ local sprint = {
   stats = require "sprint.stats",
   report = require "sprint.report",
   intents = require "sprint.intents",   -- Stage 1: selection, pool, predict-and-correct
+  intent_model = require "sprint.intent_model", -- Stage 2: the intent predictor's pieces
 }
 
 -- sprint.ctx([seed]) (alias sprint.context): a new autograd context.

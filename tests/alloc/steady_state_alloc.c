@@ -1,7 +1,8 @@
 /* steady_state_alloc.c — checks the engine's promise that a training step does no malloc once
  * the arena has grown to fit it. This program defines malloc/calloc/realloc itself, so every
  * allocation in the process (libsprint, libgomp, OpenBLAS) is seen; it runs a step that uses
- * every op family with a backward (attention, GRU, cosine, losses, Transformer block, Adam),
+ * every op family with a backward (attention, GRU, cosine, losses, Transformer block, Adam,
+ * and SPRINT's intent predictor: relevance, enrichment, intent loss, fusion, L_ortho),
  * warms up, then requires zero allocations over further steps, on 1 and 2 threads. The one
  * exception, reported but not failed: OpenBLAS's own threaded GEMM driver allocates a few
  * small blocks per call on 2 threads (measured: 5 per step here), outside our control.
@@ -54,13 +55,28 @@ typedef struct {
   sp_embedding_layer emb;
   sp_transformer_block block;
   sp_tensor *w_ih, *w_hh, *b_ih, *b_hh;
+  sp_intent_predictor intent;
   sp_adam *opt;
 } model;
+
+/* Stage 2 on h_S (B, d): relevance, labels enriched from the batch (no grad), L_intent on
+ * them, fusion and L_ortho; *out = L_intent + L_ortho + mean(h~). */
+static int intent_step(sp_ctx *ctx, model *m, sp_tensor *hs, sp_tensor **out) {
+  sp_tensor *logits, *yhat, *labels, *l_int, *ht, *l_ht, *l_orth, *s;
+  int B = sp_tensor_dim(hs, 0), C = sp_tensor_dim(m->intent.intents, 0);
+  return sp_intent_relevance(ctx, &logits, &yhat, &m->intent, hs) ||
+         sp_ctx_tensor(ctx, &labels, SP_F32, 2, (int[]){B, C}) ||
+         sp_intent_enrich(ctx, labels, yhat, hs, B - 3, 5, SP_ENRICH_BOTH) ||
+         sp_bce_logits(ctx, &l_int, logits, labels, NULL) ||
+         sp_intent_fuse(ctx, &ht, &m->intent, hs, yhat) || sp_mean(ctx, &l_ht, ht) ||
+         sp_ortho_loss(ctx, &l_orth, m->intent.intents, 1e-8f) || sp_add(ctx, &s, l_int, l_ht) ||
+         sp_add(ctx, out, s, l_orth);
+}
 
 static int step(sp_ctx *ctx, model *m, int s) {
   int B = 64, L = 12, V = 200;
   sp_tensor *idx, *tgt, *mask, *pos, *x, *h, *g, *hs, *hs2, *cos, *logits, *ce, *soft, *bce, *sum,
-      *loss;
+      *intent, *all, *loss;
   sp_ctx_reset(ctx);
   if (sp_ctx_tensor(ctx, &idx, SP_I32, 2, (int[]){B, L}) ||
       sp_ctx_tensor(ctx, &mask, SP_I32, 2, (int[]){B, L}) ||
@@ -81,7 +97,8 @@ static int step(sp_ctx *ctx, model *m, int s) {
          sp_matmul(ctx, &logits, hs, m->emb.weight, 0, 1) ||
          sp_cross_entropy(ctx, &ce, logits, tgt, 0) || sp_sigmoid(ctx, &soft, cos) ||
          sp_bce_logits(ctx, &bce, cos, soft, NULL) || sp_add(ctx, &sum, ce, bce) ||
-         sp_mean(ctx, &loss, sum) || sp_backward(ctx, loss) || sp_adam_step(m->opt) ||
+         intent_step(ctx, m, hs, &intent) || sp_add(ctx, &all, sum, intent) ||
+         sp_mean(ctx, &loss, all) || sp_backward(ctx, loss) || sp_adam_step(m->opt) ||
          sp_params_zero_grad(m->p);
 }
 
@@ -139,7 +156,9 @@ int main(void) {
         sp_params_create(m.p, &m.b_ih, "gru.b_ih", 1, (int[]){96}) ||
         sp_params_create(m.p, &m.b_hh, "gru.b_hh", 1, (int[]){96}) ||
         sp_tensor_fill_normal(m.w_ih, &rng, 0, 0.1f) ||
-        sp_tensor_fill_normal(m.w_hh, &rng, 0, 0.1f) || sp_adam_new(&m.opt, m.p, NULL);
+        sp_tensor_fill_normal(m.w_hh, &rng, 0, 0.1f) ||
+        sp_intent_predictor_init(&m.intent, m.p, "intent", 32, 6, 0.5f, 0.1f, &rng) ||
+        sp_adam_new(&m.opt, m.p, NULL);
     sp_ctx *ctx;
     rc = rc || sp_ctx_new(&ctx, 3);
     for (int s = 0; s < 3 && !rc; s++) rc = step(ctx, &m, s); /* warm-up: the arena grows */
