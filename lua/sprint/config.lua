@@ -9,12 +9,7 @@ local shared = require "sprint.settings"
 
 local M = {}
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
+local sorted_keys = require("sprint.lib").sorted_keys
 
 local function unknown(key, source, defaults, level)
   error("sprint.config: unknown key '" .. tostring(key) .. "' (from " .. source .. "); known keys: "

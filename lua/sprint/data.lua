@@ -63,12 +63,7 @@ local GEN_KEYS = {
   max_len = "number", max_intents = "number", noise = "number", follow = "number", seed = "number",
 }
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = require("sprint.lib").sorted_keys
 
 -- Coerces a --set string to the type the setting has.
 local function coerce(key, value, kind)

@@ -30,12 +30,7 @@ local OPTS = {
   ctx = "table", pad_left = "boolean", n_items = "number", prefixes = "boolean",
 }
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = require("sprint.lib").sorted_keys
 
 local function int_at_least(v, lo, name)
   if type(v) ~= "number" or v % 1 ~= 0 or v < lo then

@@ -42,12 +42,7 @@ M.DEFAULT_RATIO = 0.1
 M.DEFAULT_RRF_K = 60
 M.TSV_HEADER = "session\tkey\tlength\th_sess\th_pred\trank_sess\trank_pred\tu\tselected\torder"
 
-local function sorted_keys(t)
-  local ks = {}
-  for k in pairs(t) do ks[#ks + 1] = k end
-  table.sort(ks)
-  return ks
-end
+local sorted_keys = require("sprint.lib").sorted_keys
 
 -- Checks opts against known = {name = type}; returns opts or {}.
 local function check_opts(what, opts, known, level)
