@@ -25,18 +25,18 @@ static double median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* Median GFLOP/s of C (m, n) = A (m, k) B (k, n) [B^T when tb]. */
-static double gemm_gflops(int m, int n, int k, int tb, int reps) {
+/* Median GFLOP/s of C (m, n) = A (m, k) B (k, n) [A^T when ta, B^T when tb]. */
+static double gemm_gflops(int m, int n, int k, int ta, int tb, int reps) {
   float *a = aligned_alloc(64, sizeof(float) * (size_t)m * k + 64);
   float *b = aligned_alloc(64, sizeof(float) * (size_t)k * n + 64);
   float *c = aligned_alloc(64, sizeof(float) * (size_t)m * n + 64);
   for (int64_t i = 0; i < (int64_t)m * k; i++) a[i] = (float)((i % 13) - 6) * 0.01f;
   for (int64_t i = 0; i < (int64_t)k * n; i++) b[i] = (float)((i % 7) - 3) * 0.01f;
   double t[64];
-  sp_sgemm(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, c, n); /* warm-up */
+  sp_sgemm(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n); /* warm-up */
   for (int r = 0; r < reps; r++) {
     double t0 = now();
-    sp_sgemm(0, tb, m, n, k, 1.0f, a, k, b, tb ? k : n, 0.0f, c, n);
+    sp_sgemm(ta, tb, m, n, k, 1.0f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, n);
     t[r] = now() - t0;
   }
   free(a), free(b), free(c);
@@ -59,20 +59,23 @@ static void cpu_model(char *buf, size_t n) {
 }
 
 static void bench_gemm(void) {
-  struct { const char *what; int m, n, k, tb; } shapes[] = {
-      {"[B*L x 64] x [64 x 64]   (attention/linear, B=256 L=50)", 12800, 64, 64, 1},
-      {"[B*L x 64] x [64 x 256]  (FFN up)", 12800, 256, 64, 1},
-      {"[B*L x 256] x [256 x 64] (FFN down)", 12800, 64, 256, 1},
-      {"[B x 64] x [64 x 12101]  (scores, all Beauty items)", 256, 12101, 64, 1},
-      {"[B x 64] x [64 x 2351]   (scores, paper's Beauty items)", 256, 2351, 64, 1},
+  struct { const char *what; int m, n, k, ta, tb; } shapes[] = {
+      {"[B*L x 64] x [64 x 64]   (attention/linear, B=256 L=50)", 12800, 64, 64, 0, 1},
+      {"[B*L x 64] x [64 x 256]  (FFN up)", 12800, 256, 64, 0, 1},
+      {"[B*L x 256] x [256 x 64] (FFN down)", 12800, 64, 256, 0, 1},
+      {"[B x 64] x [64 x 12101]  (scores, all Beauty items)", 256, 12101, 64, 0, 1},
+      {"[B x 64] x [64 x 2351]   (scores, paper's Beauty items)", 256, 2351, 64, 0, 1},
+      {"[64 x B*L] x [B*L x 64]  (linear weight gradient)", 64, 64, 12800, 1, 0},
+      {"[256 x B*L] x [B*L x 64] (FFN up weight gradient)", 256, 64, 12800, 1, 0},
+      {"[B x 12101] x [12101 x 64] (scores' input gradient)", 256, 64, 12101, 0, 0},
   };
   int nthreads[2] = {1, 2};
   for (int ti = 0; ti < 2; ti++) {
     sp_set_num_threads(nthreads[ti]);
-    double peak = gemm_gflops(1536, 1536, 1536, 0, 7);
+    double peak = gemm_gflops(1536, 1536, 1536, 0, 0, 7);
     printf("\nSGEMM, %d thread%s: peak (1536^3) %.1f GFLOP/s\n", nthreads[ti], ti ? "s" : "", peak);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-      double g = gemm_gflops(shapes[s].m, shapes[s].n, shapes[s].k, shapes[s].tb, 21);
+      double g = gemm_gflops(shapes[s].m, shapes[s].n, shapes[s].k, shapes[s].ta, shapes[s].tb, 21);
       printf("  %-58s %7.1f GFLOP/s  (%3.0f%% of peak)\n", shapes[s].what, g, 100.0 * g / peak);
     }
   }

@@ -1,6 +1,6 @@
 -- bench_train.lua — training speed of the backbones: one epoch (paper settings: d = 64, 2 layers,
 -- 2 heads, max length 50, batch 256, BCE with one sampled negative; BERT4Rec cloze with a full
--- softmax), median over epochs, on 1 and 2 threads, with the machine and peak memory.
+-- softmax, one example per session), median over epochs, on 1 and 2 threads, with the machine and peak memory.
 --   build/sprint run tools/bench_train.lua [DATASET] [BACKBONE] [EPOCHS]
 local sprint = require "sprint"
 
@@ -25,7 +25,7 @@ for _, name in ipairs(datasets) do
         local m = sprint.model.backbone(P, { kind = kind, n_items = ds:n_items() })
         local opt = sprint.optim.adam(P, { lr = 1e-3, weight_decay = 1e-4 })
         local ctx = sprint.ctx(1)
-        local b = ds:batches { batch_size = 256, max_len = 50, n_hard_neg = 0 }
+        local b = ds:batches { batch_size = 256, max_len = 50, n_hard_neg = 0, prefix_augment = not m.whole_sessions }
         local times = {}
         for e = 1, epochs do
           local t0 = now()

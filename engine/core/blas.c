@@ -9,7 +9,10 @@
  * cores (measured: a training step 1.9x slower on 2 threads with the pthread build).
  * SPRINT_BLAS_CORETYPE overrides the core choice (e.g. to compare kernels);
  * SPRINT_BLAS_LIB names another library exporting cblas_sgemm (e.g. BLIS). We use SGEMM
- * only, and the op tests check its results against a reference loop. */
+ * only, and the op tests check its results against a reference loop.
+ * Results must not depend on the thread count, so OpenBLAS never threads a call itself: C is
+ * cut into tiles by its shape alone, and our own parallel loop runs one single-threaded BLAS
+ * call per tile (sp_sgemm below). */
 #include "internal.h"
 
 #include <dlfcn.h>
@@ -33,12 +36,10 @@ typedef void (*cblas_sgemm_fn)(int order, int ta, int tb, int m, int n, int k, f
                                const float *a, int lda, const float *b, int ldb, float beta,
                                float *c, int ldc);
 typedef char *(*corename_fn)(void);
-typedef void (*set_threads_fn)(int);
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static cblas_sgemm_fn blas_sgemm;
 static corename_fn blas_corename;
-static set_threads_fn blas_set_threads;
 static char blas_info[512];
 static char blas_error[512];
 static int num_threads;
@@ -89,12 +90,10 @@ static void blas_load(void) {
   }
   blas_sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
   blas_corename = (corename_fn)dlsym(h, "openblas_get_corename");
-  blas_set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
   if (!blas_sgemm) {
     snprintf(blas_error, sizeof blas_error, "%s has no cblas_sgemm", loaded);
     return;
   }
-  if (blas_set_threads && num_threads > 0) blas_set_threads(num_threads);
   snprintf(blas_info, sizeof blas_info, "library=%s core=%s coretype_source=%s%s%s", loaded,
            blas_corename ? blas_corename() : "unknown", source,
            inherited_copy[0] ? " inherited_OPENBLAS_CORETYPE=" : "", inherited_copy);
@@ -123,8 +122,7 @@ int sp_set_num_threads(int n) {
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
-  if (blas_set_threads) blas_set_threads(n);
-  return SP_OK;
+  return SP_OK; /* OpenBLAS itself always runs single-threaded: see sp_sgemm */
 }
 
 int sp_thread_num(void) {
@@ -143,6 +141,54 @@ int sp_get_num_threads(void) {
 #endif
 }
 
+/* C's tiles: a function of the shape alone, never of the thread count. Every tile is one
+ * single-threaded BLAS call over the whole reduction, so each element of C is summed by the
+ * same kernel in the same order however many threads share the tiles (OpenBLAS's own threaded
+ * driver blocks the reduction differently from its single-threaded one, and which small-matrix
+ * kernel it picks depends on the call's size: both would make the numbers depend on the split).
+ * C is cut along its longer side into a power of two of tiles, each at least SP_GEMM_MIN_TILE
+ * wide (whole register blocks) and SP_GEMM_TILE_FLOPS of work; a tile re-packs the operand it
+ * shares with the others, which is cheap unless both sides of C are small and k long. */
+#define SP_GEMM_MIN_TILE 32
+#define SP_GEMM_TILE_FLOPS (1 << 20)
+#define SP_GEMM_MAX_TILES 4
+
+static int gemm_tiles(int m, int n, int k, int *by_rows, int *width) {
+  *by_rows = m >= n;
+  const int side = *by_rows ? m : n;
+  const double flops = 2.0 * m * n * k;
+  int t = 1;
+  while (t < SP_GEMM_MAX_TILES && side / (2 * t) >= SP_GEMM_MIN_TILE &&
+         flops / (2 * t) >= SP_GEMM_TILE_FLOPS)
+    t *= 2;
+  int w = (side + t - 1) / t;
+  w = (w + 15) / 16 * 16; /* whole 16-wide register blocks per tile */
+  *width = w;
+  return (side + w - 1) / w;
+}
+
+typedef struct {
+  int ta, tb, trans_a, trans_b, m, n, k, lda, ldb, ldc, by_rows, width;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+} gemm_call;
+
+/* Tile t: rows (or columns) [t * width, min((t + 1) * width, side)) of C, one BLAS call. */
+static void gemm_tile(const gemm_call *g, int t) {
+  enum { ROW_MAJOR = 101 };
+  const int side = g->by_rows ? g->m : g->n, lo = t * g->width;
+  const int len = lo + g->width < side ? g->width : side - lo;
+  if (g->by_rows)
+    blas_sgemm(ROW_MAJOR, g->ta, g->tb, len, g->n, g->k, g->alpha,
+               g->trans_a ? g->a + lo : g->a + (int64_t)lo * g->lda, g->lda, g->b, g->ldb, g->beta,
+               g->c + (int64_t)lo * g->ldc, g->ldc);
+  else
+    blas_sgemm(ROW_MAJOR, g->ta, g->tb, g->m, len, g->k, g->alpha, g->a, g->lda,
+               g->trans_b ? g->b + (int64_t)lo * g->ldb : g->b + lo, g->ldb, g->beta, g->c + lo,
+               g->ldc);
+}
+
 int sp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
              const float *b, int ldb, float beta, float *c, int ldc) {
   if (!blas_sgemm) SP_TRY(sp_blas_init());
@@ -153,32 +199,33 @@ int sp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const f
         c[(int64_t)i * ldc + j] = beta == 0.0f ? 0.0f : c[(int64_t)i * ldc + j] * beta;
     return SP_OK;
   }
-  enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
-  int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
-  int threads = sp_get_num_threads();
-  /* Tall, thin products (B*L rows against a d x d weight) scale badly inside OpenBLAS; split
-   * the rows over the threads instead, each running the single-threaded kernel (OpenBLAS runs
-   * single-threaded inside a parallel region). Every C element is still one kernel's k-ordered
-   * sum, so the result does not depend on the split. */
-  if (threads > 1 && m >= 256 * threads && (int64_t)n * k <= 256 * 256) {
-#pragma omp parallel num_threads(threads)
-    {
+  enum { NO_TRANS = 111, TRANS = 112 };
+  gemm_call g = {.a = a, .b = b, .c = c, .alpha = alpha, .beta = beta};
+  g.ta = trans_a ? TRANS : NO_TRANS, g.tb = trans_b ? TRANS : NO_TRANS;
+  g.trans_a = trans_a, g.trans_b = trans_b, g.m = m, g.n = n, g.k = k;
+  g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+  const int tiles = gemm_tiles(m, n, k, &g.by_rows, &g.width);
+  int threads = tiles > 1 ? sp_get_num_threads() : 1;
 #ifdef _OPENMP
-      int t = omp_get_thread_num(), nt = omp_get_num_threads();
-#else
-      int t = 0, nt = 1;
+  if (threads > 1 && omp_in_parallel())
+    threads = 1; /* inside a parallel loop: this thread does it all */
 #endif
-      int rows = (m + nt - 1) / nt;
-      rows = (rows + 15) / 16 * 16; /* whole register blocks per thread */
-      int i0 = t * rows, i1 = i0 + rows < m ? i0 + rows : m;
-      if (i0 < i1) {
-        const float *a0 = trans_a ? a + i0 : a + (int64_t)i0 * lda;
-        blas_sgemm(ROW_MAJOR, ta, tb, i1 - i0, n, k, alpha, a0, lda, b, ldb, beta,
-                   c + (int64_t)i0 * ldc, ldc);
-      }
-    }
+  if (threads > tiles) threads = tiles;
+  if (threads > 1) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int t = 0; t < tiles; t++) gemm_tile(&g, t); /* inside a parallel region: serial BLAS */
     return SP_OK;
   }
-  blas_sgemm(ROW_MAJOR, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#ifdef _OPENMP
+  /* OpenBLAS's OpenMP build threads a call made outside a parallel region whenever OpenMP's
+   * thread count is above 1 (it even resets its own count to OpenMP's), whatever
+   * openblas_set_num_threads said; so a serial call lowers the count to 1 around itself. */
+  const int saved = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (saved > 1) omp_set_num_threads(1);
+#endif
+  for (int t = 0; t < tiles; t++) gemm_tile(&g, t);
+#ifdef _OPENMP
+  if (saved > 1) omp_set_num_threads(saved);
+#endif
   return SP_OK;
 }

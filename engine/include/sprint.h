@@ -488,6 +488,8 @@ typedef struct {
   int n_items, max_len, dim;
   int layers, heads, ffn_hidden; /* Transformers (GRU4Rec: layers of GRU, stacked) */
   float dropout;
+  int output_head; /* BERT4Rec only (default 1): its code's prediction head, a dense layer +
+                      GELU + LayerNorm before the tied item table and a bias per item */
 } sp_backbone_config;
 typedef struct sp_backbone sp_backbone;
 void sp_backbone_config_default(sp_backbone_config *cfg, int kind, int n_items); /* paper: 2, 2, 64 */
@@ -497,12 +499,21 @@ void sp_backbone_free(sp_backbone *m); /* its tensors belong to the parameter st
 int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
                        sp_tensor *last);
 sp_tensor *sp_backbone_item_table(const sp_backbone *m);
+sp_tensor *sp_backbone_output_bias(const sp_backbone *m); /* (n_items + 2), NULL without a head */
 int32_t sp_backbone_mask_token(const sp_backbone *m); /* n_items + 1 */
-/* BERT4Rec's cloze task: copies seq_in (B, L) to seq_out with each real item replaced by the
- * mask token with probability mask_prob (at least one per row: the last real item if none),
- * and writes labels (B, L): the original item where masked, -1 elsewhere. */
+/* The output head on h (N, d) -> out (N, d): dense + GELU + LayerNorm when the model has one,
+ * else out = h. */
+int sp_backbone_head(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_tensor *h);
+/* The scores of items 1..n_items for h (N, d): out (N, n_items) = head(h) item_table^T (+ the
+ * output bias), column j - 1 scoring item j. */
+int sp_backbone_logits(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_tensor *h);
+/* BERT4Rec's cloze task on whole right-aligned sequences seq_in (B, L) (0 = padding), as the
+ * original's data generator does it: a row is, with probability last_prob, masked at its last
+ * item only; otherwise max(1, round(n * mask_prob)) of its n items, drawn uniformly without
+ * replacement, become the mask token. Writes seq_out (B, L) and labels (B, L): the original
+ * item where masked, -1 elsewhere. Draws are Philox numbers of (rng seed, one counter, row). */
 int sp_bert4rec_mask(sp_tensor *seq_out, sp_tensor *labels, sp_tensor *seq_in, float mask_prob,
-                     int32_t mask_token, sp_rng *rng);
+                     float last_prob, int32_t mask_token, sp_rng *rng);
 /* For BERT4Rec's inference: in each right-aligned row, drops the first position, shifts left
  * and appends the mask token; sets last (B) to L - 1. */
 int sp_bert4rec_append_mask(sp_tensor *seq, sp_tensor *last, int32_t mask_token);

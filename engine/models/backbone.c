@@ -16,6 +16,11 @@ struct sp_backbone {
   sp_layernorm_layer ln;         /* SASRec: after the blocks; BERT4Rec: after the embeddings */
   sp_tensor **gru;               /* (layers * 4): w_ih, w_hh, b_ih, b_hh per layer: GRU4Rec */
   sp_tensor *positions;          /* (max_len) 0..L-1 */
+  /* BERT4Rec's output head (cfg.output_head): h -> LN(GELU(dense(h))), then the tied item
+   * table and a bias per item, as its code's get_masked_lm_output */
+  sp_linear_layer head_dense;    /* (d, d) + (d) */
+  sp_layernorm_layer head_ln;    /* (d) */
+  sp_tensor *out_bias;           /* (n_items + 2), zero at first; NULL without the head */
 };
 
 void sp_backbone_config_default(sp_backbone_config *c, int kind, int n_items) {
@@ -29,6 +34,7 @@ void sp_backbone_config_default(sp_backbone_config *c, int kind, int n_items) {
   c->heads = 2;
   c->ffn_hidden = 64 * (kind == SP_BERT4REC ? 4 : 1);
   c->dropout = 0.2f;
+  c->output_head = kind == SP_BERT4REC;
 }
 
 void sp_backbone_free(sp_backbone *m) {
@@ -49,6 +55,8 @@ int sp_backbone_new(sp_backbone **out, sp_params *p, const char *name, const sp_
     return SP_FAIL(SP_EINVAL, "sp_backbone_new: need n_items, max_len, dim, layers >= 1 and dropout in [0, 1)");
   if (c.kind != SP_GRU4REC && (c.heads < 1 || c.dim % c.heads || c.ffn_hidden < 1))
     return SP_FAIL(SP_EINVAL, "sp_backbone_new: dim %d must be divisible by heads %d, ffn_hidden >= 1", c.dim, c.heads);
+  if (c.output_head != 0 && (c.output_head != 1 || c.kind != SP_BERT4REC))
+    return SP_FAIL(SP_EINVAL, "sp_backbone_new: output_head is 0 or 1, and 1 only for BERT4Rec (got %d)", c.output_head);
   sp_backbone *m = calloc(1, sizeof *m);
   if (!m) return SP_FAIL(SP_ENOMEM, "sp_backbone_new: out of memory");
   m->cfg = c;
@@ -87,6 +95,14 @@ int sp_backbone_new(sp_backbone **out, sp_params *p, const char *name, const sp_
         STEP(sp_tensor_fill_uniform(m->gru[l * 4 + k], rng, -bound, bound));
       }
   }
+  if (c.output_head) { /* made last, so the other parameters draw the same numbers without it */
+    snprintf(buf, sizeof buf, "%s.head.dense", name);
+    STEP(sp_linear_layer_init(&m->head_dense, p, buf, c.dim, c.dim, 1, rng));
+    snprintf(buf, sizeof buf, "%s.head.ln", name);
+    STEP(sp_layernorm_layer_init(&m->head_ln, p, buf, c.dim, 1e-5f));
+    snprintf(buf, sizeof buf, "%s.head.bias", name);
+    STEP(sp_params_create(p, &m->out_bias, buf, 1, (int[]){c.n_items + 2}));
+  }
   STEP(sp_tensor_new(&m->positions, SP_I32, 1, &m->cfg.max_len));
   if (rc != SP_OK) {
     sp_backbone_free(m);
@@ -99,6 +115,7 @@ int sp_backbone_new(sp_backbone **out, sp_params *p, const char *name, const sp_
 }
 
 sp_tensor *sp_backbone_item_table(const sp_backbone *m) { return m ? m->item.weight : NULL; }
+sp_tensor *sp_backbone_output_bias(const sp_backbone *m) { return m ? m->out_bias : NULL; }
 int32_t sp_backbone_mask_token(const sp_backbone *m) { return m ? m->cfg.n_items + 1 : -1; }
 
 /* mask (B, L) int32: 1 where seq holds an item. */
@@ -164,36 +181,75 @@ int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp
   return sp_take_positions(ctx, h_S, x, last);
 }
 
-int sp_bert4rec_mask(sp_tensor *seq_out, sp_tensor *labels, sp_tensor *seq_in, float mask_prob, int32_t mask_token,
-                     sp_rng *rng) {
+int sp_backbone_head(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_tensor *h) {
+  if (!ctx || !out || !m || !h) return SP_FAIL(SP_EINVAL, "sp_backbone_head: NULL argument");
+  char s1[64];
+  if (h->dtype != SP_F32 || h->shape[h->ndim - 1] != m->cfg.dim)
+    return SP_FAIL(SP_ESHAPE, "sp_backbone_head: h %s must be float32 (..., %d)", sp_shape_str(h, s1), m->cfg.dim);
+  if (!m->cfg.output_head) {
+    *out = h;
+    return SP_OK;
+  }
+  sp_tensor *z, *g;
+  SP_TRY(sp_linear_layer_forward(ctx, &z, &m->head_dense, h));
+  SP_TRY(sp_gelu(ctx, &g, z));
+  return sp_layernorm_layer_forward(ctx, out, &m->head_ln, g);
+}
+
+int sp_backbone_logits(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_tensor *h) {
+  if (!ctx || !out || !m || !h) return SP_FAIL(SP_EINVAL, "sp_backbone_logits: NULL argument");
+  char s1[64];
+  if (h->ndim != 2) return SP_FAIL(SP_ESHAPE, "sp_backbone_logits: h %s must be (N, d)", sp_shape_str(h, s1));
+  sp_tensor *t, *all, *biased;
+  SP_TRY(sp_backbone_head(ctx, &t, m, h));
+  SP_TRY(sp_matmul(ctx, &all, t, m->item.weight, 0, 1)); /* (N, n_items + 2) */
+  if (m->out_bias) {
+    SP_TRY(sp_add(ctx, &biased, all, m->out_bias)); /* the bias row added to every row */
+    all = biased;
+  }
+  return sp_slice(ctx, out, all, 1, 1, m->cfg.n_items); /* drop padding and [MASK] */
+}
+
+/* Row b's draws: index b * (L + 1) + j is position j's shuffle key, b * (L + 1) + L the
+ * mask-the-last-only decision, so a row's mask does not depend on the batch's other rows. */
+int sp_bert4rec_mask(sp_tensor *seq_out, sp_tensor *labels, sp_tensor *seq_in, float mask_prob, float last_prob,
+                     int32_t mask_token, sp_rng *rng) {
   if (!seq_out || !labels || !seq_in || !rng) return SP_FAIL(SP_EINVAL, "sp_bert4rec_mask: NULL argument");
   if (seq_in->dtype != SP_I32 || seq_out->dtype != SP_I32 || labels->dtype != SP_I32 || seq_in->ndim != 2 ||
       !sp_same_shape(seq_in, seq_out) || !sp_same_shape(seq_in, labels))
     return SP_FAIL(SP_ESHAPE, "sp_bert4rec_mask: seq_in, seq_out and labels must be int32 (B, L) alike");
+  if (labels->data == seq_in->data || labels->data == seq_out->data || seq_out->data == seq_in->data)
+    return SP_FAIL(SP_EINVAL, "sp_bert4rec_mask: seq_in, seq_out and labels must be distinct tensors");
   if (!(mask_prob > 0 && mask_prob <= 1)) return SP_FAIL(SP_EINVAL, "sp_bert4rec_mask: mask_prob must be in (0, 1]");
+  if (!(last_prob >= 0 && last_prob <= 1)) return SP_FAIL(SP_EINVAL, "sp_bert4rec_mask: last_prob must be in [0, 1]");
   const int B = seq_in->shape[0], L = seq_in->shape[1];
   const int32_t *in = seq_in->data;
   int32_t *out = seq_out->data, *lab = labels->data;
-  uint64_t seed = rng->seed, counter = rng->counter++;
+  const uint64_t seed = rng->seed, counter = rng->counter++;
   for (int b = 0; b < B; b++) {
-    int masked = 0, last_real = -1;
-    for (int t = 0; t < L; t++) {
-      int64_t i = (int64_t)b * L + t;
-      out[i] = in[i];
-      lab[i] = -1;
-      if (in[i] == 0) continue;
-      last_real = t;
-      if (sp_philox_uniform_at(seed, counter, (uint64_t)i) < mask_prob) {
-        out[i] = mask_token;
-        lab[i] = in[i];
-        masked++;
+    const int64_t row = (int64_t)b * L;
+    const uint64_t key = (uint64_t)b * (uint64_t)(L + 1);
+    memcpy(out + row, in + row, sizeof *out * (size_t)L);
+    int32_t *pos = lab + row; /* scratch: the row's real positions, in order (labels come last) */
+    int n = 0;
+    for (int t = 0; t < L; t++)
+      if (in[row + t] != 0) pos[n++] = t;
+    int count = 1;
+    if (n > 0 && sp_philox_uniform_at(seed, counter, key + (uint64_t)L) < last_prob) {
+      pos[0] = pos[n - 1]; /* the last item only */
+    } else if (n > 0) {
+      count = (int)floorf((float)n * mask_prob + 0.5f);
+      if (count < 1) count = 1;
+      /* a partial Fisher-Yates shuffle: pos[0..count) become a uniform draw without replacement */
+      for (int i = 0; i < count; i++) {
+        int j = i + (int)(sp_philox_uniform_at(seed, counter, key + (uint64_t)i) * (float)(n - i));
+        if (j >= n) j = n - 1; /* a uniform just below 1 rounding up */
+        int32_t tmp = pos[i];
+        pos[i] = pos[j], pos[j] = tmp;
       }
     }
-    if (!masked && last_real >= 0) {
-      int64_t i = (int64_t)b * L + last_real;
-      out[i] = mask_token;
-      lab[i] = in[i];
-    }
+    for (int i = 0; i < count && n > 0; i++) out[row + pos[i]] = mask_token;
+    for (int t = 0; t < L; t++) lab[row + t] = out[row + t] != in[row + t] ? in[row + t] : -1;
   }
   return SP_OK;
 }

@@ -195,6 +195,14 @@ function M.dump(cfg)
   return table.concat(lines, "\n")
 end
 
+-- Sets cfg[key] (a known key, coerced to its default's type) and records `origin` for it: for
+-- code that derives settings after the merge, such as a protocol preset (sprint.protocol).
+function M.set(cfg, key, value, origin)
+  local i = info(cfg)
+  if i.defaults[key] == nil then unknown(key, origin or "config.set", i.defaults, 2) end
+  cfg[key], i.origin[key] = coerce(i.defaults[key], value, key, origin or "config.set", 2), origin or "config.set"
+end
+
 function M.new(defaults, opts)
   local cfg = build(defaults, opts)
   return cfg

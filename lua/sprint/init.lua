@@ -14,6 +14,7 @@ local sprint = {
   nn = require "sprint.nn",
   optim = require "sprint.optim",
   config = require "sprint.config",
+  protocol = require "sprint.protocol",
   data = require "sprint.data",
   llm = require "sprint.llm",
   model = require "sprint.model",

@@ -18,8 +18,12 @@ local KINDS = { sasrec = 0, bert4rec = 1, gru4rec = 2 }
 local LOSSES = { bce = true, ce = true }
 
 -- sprint.model.backbone(P, opts): opts.kind ("sasrec" | "bert4rec" | "gru4rec"), n_items,
--- and optionally max_len, dim, layers, heads, ffn_hidden, dropout, mask_prob (BERT4Rec),
--- loss ("bce": Eq. 16 with sampled negatives, "ce": softmax over all items), name, rng.
+-- and optionally max_len, dim, layers, heads, ffn_hidden, dropout, loss ("bce": Eq. 16 with
+-- sampled negatives, "ce": softmax over all items), name, rng; for BERT4Rec mask_prob (share of
+-- a session's items masked, 0.2), mask_last_prob (share of sessions masked at their last item
+-- only, 1/11 as in the original: 10 randomly masked copies and 1 last-only per sequence) and
+-- output_head (true: the original's dense + GELU + LayerNorm and per-item bias before the
+-- tied item table; false: h_S scores against the item table directly).
 function M.backbone(P, opts)
   if type(P) ~= "table" or P._p == nil then error("sprint.model.backbone: first argument must be a parameter store", 2) end
   if type(opts) ~= "table" then error("sprint.model.backbone: opts must be a table", 2) end
@@ -31,6 +35,7 @@ function M.backbone(P, opts)
   for _, k in ipairs({ "max_len", "dim", "layers", "heads", "ffn_hidden", "dropout" }) do
     if opts[k] ~= nil then cfg[k] = opts[k] end
   end
+  if opts.output_head ~= nil then cfg.output_head = opts.output_head and 1 or 0 end
   if opts.ffn_hidden == nil and opts.dim ~= nil then cfg.ffn_hidden = opts.dim * (kind == 1 and 4 or 1) end
   local loss = opts.loss or (kind == 1 and "ce" or "bce")
   if not LOSSES[loss] then error("sprint.model.backbone: loss must be bce or ce, got " .. tostring(loss), 2) end
@@ -39,10 +44,16 @@ function M.backbone(P, opts)
   if C.sp_backbone_new(out, P._p, opts.name or "backbone", cfg, rng) ~= 0 then lib.fail("sprint.model.backbone", 2) end
   local self = setmetatable({
     _p = ffi.gc(out[0], C.sp_backbone_free), params = P, kind = opts.kind or "sasrec", config = cfg,
-    loss_kind = loss, mask_prob = opts.mask_prob or 0.2, n_items = opts.n_items,
-    _hs = ffi.new("sp_tensor*[1]"), _hseq = ffi.new("sp_tensor*[1]"),
+    loss_kind = loss, mask_prob = opts.mask_prob or 0.2, mask_last_prob = opts.mask_last_prob or 1 / 11,
+    n_items = opts.n_items, _hs = ffi.new("sp_tensor*[1]"), _hseq = ffi.new("sp_tensor*[1]"),
+    _out = ffi.new("sp_tensor*[1]"),
+    -- BERT4Rec's cloze task trains on whole sessions: one batch row per session (its input and
+    -- target, which the loss joins again), not one per prefix; train.fit asks the batches for that
+    whole_sessions = kind == 1,
   }, Backbone)
   self.items = tensor._wrap_view(P, C.sp_backbone_item_table(self._p))
+  local bias = C.sp_backbone_output_bias(self._p)
+  if bias ~= nil then self.output_bias = tensor._wrap_view(P, bias) end
   return self
 end
 
@@ -85,7 +96,9 @@ function Backbone:encode(ctx, seq, last)
 end
 
 -- For evaluation: the session representation of each row and the item table (rows 1..n are
--- the items). BERT4Rec appends its [MASK] token after the session and reads it there.
+-- the items), such that h . table^T are the model's scores. BERT4Rec appends its [MASK] token
+-- after the session and reads it there; with its output head, h is the head's output with a
+-- trailing 1, (B, d + 1), and the table carries the output bias as its last column.
 function Backbone:encode_last(ctx, seq, last)
   if self.kind == "bert4rec" then
     local B, L = seq:shape()[1], seq:shape()[2]
@@ -97,13 +110,24 @@ function Backbone:encode_last(ctx, seq, last)
     seq, last = s, l
   end
   local h = self:encode(ctx, seq, last)
-  return h, self.items
+  if not self.output_bias then return h, self.items end
+  local B, V = h:shape()[1], self.items:shape()[1]
+  if C.sp_backbone_head(ctx._p, self._out, self._p, tensor._arg(ctx, h, "h", "backbone:encode_last")) ~= 0 then
+    lib.fail("backbone:encode_last", 2)
+  end
+  local ones = ctx:tensor({ B, 1 })
+  local od = ones:data()
+  for r = 0, B - 1 do od[r] = 1 end
+  return ctx:concat({ tensor._wrap_arena(ctx, self._out[0]), ones }, 1),
+         ctx:concat({ self.items, ctx:reshape(self.output_bias, { V, 1 }) }, 1)
 end
 
--- Scores (B, n_items) of every item for h (B, d): item i is column i (1-based in Lua's get).
+-- Scores (B, n_items) of every item for h (B, d): item i is column i (1-based in Lua's get);
+-- through BERT4Rec's output head when it has one.
 function Backbone:scores(ctx, h)
-  local logits = ctx:matmul(h, self.items, false, true) -- (B, n_items + 2)
-  return ctx:slice(logits, 1, 1, self.n_items)
+  local w = "backbone:scores"
+  if C.sp_backbone_logits(ctx._p, self._out, self._p, tensor._arg(ctx, h, "h", w)) ~= 0 then lib.fail(w, 2) end
+  return tensor._wrap_arena(ctx, self._out[0])
 end
 
 -- targets - 1 as an arena int32 tensor (ignore rows, target 0, become -1).
@@ -137,19 +161,46 @@ local function bce_loss(self, ctx, h, target, neg, rows)
   return ctx:bce_logits(logits, y, w)
 end
 
--- BERT4Rec's cloze loss: mask items at random, predict them over all items.
-local function cloze_loss(self, ctx, b, rows)
-  local seq = trim(ctx, b.seq, b.last) -- trimmed first, so positions below index h_seq directly
+-- The whole sessions of a batch of one example per session (prefix_augment = false): each row's
+-- input (its last L items before the target, right-aligned) shifted left by one with the target
+-- appended, i.e. the session's last L items. Returns seq (B, L) and last (B, all L - 1), arena
+-- tensors; rows past `rows` (and padding rows, target 0) stay all padding.
+function M.whole_sessions(ctx, b, rows)
+  local B, L = b.seq:shape()[1], b.seq:shape()[2]
+  local seq, last = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B }, "i32")
+  local sd, ld, src, tg = seq:data(), last:data(), b.seq:data(), b.target:data()
+  for r = 0, B - 1 do
+    ld[r] = L - 1
+    if r < rows and tg[r] ~= 0 then
+      ffi.copy(sd + r * L, src + r * L + 1, (L - 1) * 4)
+      sd[r * L + L - 1] = tg[r]
+    end
+  end
+  return seq, last
+end
+
+-- BERT4Rec's cloze examples for a batch: the whole sessions, trimmed of all-padding columns,
+-- masked by the original's recipe (sp_bert4rec_mask). Returns masked (B, W) and labels (B, W):
+-- the item where masked, -1 elsewhere.
+function Backbone:cloze(ctx, b, rows)
+  local seq = trim(ctx, M.whole_sessions(ctx, b, rows or b.seq:shape()[1]))
   local B, L = seq:shape()[1], seq:shape()[2]
   local masked, labels = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B, L }, "i32")
-  if C.sp_bert4rec_mask(masked._p, labels._p, seq._p, self.mask_prob, C.sp_backbone_mask_token(self._p),
-      C.sp_ctx_rng(ctx._p)) ~= 0 then
-    lib.fail("backbone:loss (cloze masking)", 3)
+  if C.sp_bert4rec_mask(masked._p, labels._p, seq._p, self.mask_prob, self.mask_last_prob,
+      C.sp_backbone_mask_token(self._p), C.sp_ctx_rng(ctx._p)) ~= 0 then
+    lib.fail("backbone:cloze", 2)
   end
+  return masked, labels
+end
+
+-- BERT4Rec's cloze loss: predict the masked items of whole sessions over all items.
+local function cloze_loss(self, ctx, b, rows)
+  local masked, labels = self:cloze(ctx, b, rows)
+  local B, L = masked:shape()[1], masked:shape()[2]
   local last = ctx:tensor({ B }, "i32")
   local ld = last:data()
   for r = 0, B - 1 do ld[r] = L - 1 end
-  local _, hseq = self:encode(ctx, masked, last)
+  local _, hseq = self:encode(ctx, masked, last) -- masked is trimmed already: positions index h_seq
   -- the masked positions and their items, gathered as rows of (B * L, d)
   local lab = labels:data()
   local n = 0
@@ -168,7 +219,12 @@ end
 -- The training loss on a batch from ds:batches{...} (rows: the real rows of the batch).
 function Backbone:loss(ctx, b, rows)
   rows = rows or b.seq:shape()[1]
-  if self.kind == "bert4rec" then return cloze_loss(self, ctx, b, rows) end
+  if self.kind == "bert4rec" then
+    if b.config and b.config.prefix_augment ~= 0 then
+      error("backbone:loss: BERT4Rec trains on whole sessions: make its batches with prefix_augment = false", 2)
+    end
+    return cloze_loss(self, ctx, b, rows)
+  end
   local h = self:encode(ctx, b.seq, b.last)
   if self.loss_kind == "ce" then return ce_loss(self, ctx, h, b.target, rows) end
   if not b.neg then error("backbone:loss: the bce loss needs negatives in the batches (n_uniform_neg >= 1)", 2) end

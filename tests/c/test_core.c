@@ -1,7 +1,7 @@
 /* test_core.c — the tensor core, the rng, the arena and the tape: known answers, steady-state
  * allocation, no-grad mode, use-after-reset and bad-argument errors. */
 #include "harness.h"
-#include "internal.h" /* sp_check_numel */
+#include "internal.h" /* sp_check_numel, sp_sgemm */
 
 Test(rng, philox_known_answers) {
   /* Random123's kat_vectors for philox4x32_10: counter 0, key 0 -> 6627e8d5 ... */
@@ -205,26 +205,54 @@ Test(blas, gemm_matches_reference_loop) {
   sp_ctx_free(ctx);
 }
 
-Test(blas, row_split_gemm_is_bitwise_independent_of_threads) {
-  /* Tall-thin products are split over threads by rows; the numbers must not change. */
-  int m = 2048 + 37, k = 64, n = 64;
-  sp_tensor *a = t_randn(3, 2, SHAPE(m, k), 1), *b = t_randn(4, 2, SHAPE(n, k), 1), *o1, *o2;
-  sp_ctx *ctx;
-  sp_ctx_new(&ctx, 1);
-  sp_set_num_threads(1);
-  cr_assert_eq(sp_matmul(ctx, &o1, a, b, 0, 1), SP_OK);
-  sp_set_num_threads(2);
-  cr_assert_eq(sp_matmul(ctx, &o2, a, b, 0, 1), SP_OK);
-  cr_expect(memcmp(sp_tensor_data(o1), sp_tensor_data(o2), sizeof(float) * (size_t)m * n) == 0,
-            "1 and 2 threads differ");
-  sp_tensor *at = t_randn(5, 2, SHAPE(k, m), 1); /* transposed a takes the split too */
-  sp_set_num_threads(1);
-  cr_assert_eq(sp_matmul(ctx, &o1, at, b, 1, 1), SP_OK);
-  sp_set_num_threads(2);
-  cr_assert_eq(sp_matmul(ctx, &o2, at, b, 1, 1), SP_OK);
-  cr_expect(memcmp(sp_tensor_data(o1), sp_tensor_data(o2), sizeof(float) * (size_t)m * n) == 0,
-            "1 and 2 threads differ (a transposed)");
-  sp_set_num_threads(0);
-  t_free_all((sp_tensor *[]){a, b, at}, 3);
-  sp_ctx_free(ctx);
+/* Every GEMM shape the models make (and some odd ones): the same bits on 1, 2 and 3 threads,
+ * in every transpose and with beta 0 (forward) and 1 (gradient accumulation). The reductions
+ * are not multiples of any blocking size (11,750 = 250 rows x 47 positions, 12,345, 1,897,
+ * 100,003), where OpenBLAS's threaded driver sums in a different order from its serial one;
+ * padded leading dimensions check the tiles' offsets against a reference loop. */
+Test(blas, every_gemm_is_bitwise_independent_of_threads) {
+  static const int shapes[][3] = {
+      {2085, 64, 64},  {64, 64, 11750}, {200, 40, 12345}, {40, 1000, 37},
+      {256, 1897, 64}, {256, 64, 1897}, {7, 5, 100003},   {161, 161, 161},
+  };
+  const int saved = sp_get_num_threads();
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++)
+        for (int beta = 0; beta < 2; beta++) {
+          const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+          const int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
+          float *a = malloc(sizeof(float) * (size_t)lda * (ta ? k : m));
+          float *b = malloc(sizeof(float) * (size_t)ldb * (tb ? n : k));
+          float *c0 = malloc(sizeof(float) * (size_t)ldc * m), *c[3];
+          sp_rng rng;
+          sp_rng_init(&rng, 7 + s);
+          sp_rng_uniform(&rng, a, (int64_t)lda * (ta ? k : m));
+          sp_rng_uniform(&rng, b, (int64_t)ldb * (tb ? n : k));
+          sp_rng_uniform(&rng, c0, (int64_t)ldc * m);
+          for (int t = 0; t < 3; t++) {
+            c[t] = malloc(sizeof(float) * (size_t)ldc * m);
+            memcpy(c[t], c0, sizeof(float) * (size_t)ldc * m);
+            sp_set_num_threads(t + 1);
+            cr_assert_eq(sp_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c[t], ldc), SP_OK);
+          }
+          for (int t = 1; t < 3; t++)
+            cr_expect(memcmp(c[0], c[t], sizeof(float) * (size_t)ldc * m) == 0,
+                      "%dx%dx%d ta %d tb %d beta %d: 1 and %d threads differ", m, n, k, ta, tb, beta, t + 1);
+          /* a few elements (and the padding) against a double-precision loop */
+          for (int probe = 0; probe < 16; probe++) {
+            const int i = (probe * 7919) % m, j = (probe * 104729) % n;
+            double acc = beta ? c0[(int64_t)i * ldc + j] : 0.0, mag = fabs(acc);
+            for (int p = 0; p < k; p++) {
+              double x = ta ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p];
+              double y = tb ? b[(int64_t)j * ldb + p] : b[(int64_t)p * ldb + j];
+              acc += x * y, mag += fabs(x * y);
+            }
+            cr_expect(fabs(acc - c[0][(int64_t)i * ldc + j]) <= 1e-5 * (1 + mag), "%dx%dx%d (%d,%d): %g vs %g",
+                      m, n, k, i, j, acc, (double)c[0][(int64_t)i * ldc + j]);
+            cr_expect(c[0][(int64_t)i * ldc + n + 1] == c0[(int64_t)i * ldc + n + 1], "padding column written");
+          }
+          free(a), free(b), free(c0), free(c[0]), free(c[1]), free(c[2]);
+        }
+  sp_set_num_threads(saved);
 }
