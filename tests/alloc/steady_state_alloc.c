@@ -1,18 +1,11 @@
 /* steady_state_alloc.c — checks the engine's promise that a training step does no malloc once
  * the arena has grown to fit it. This program defines malloc/calloc/realloc itself, so every
  * allocation in the process (libsprint, libgomp, OpenBLAS) is seen; it runs a step that uses
-<<<<<<< HEAD
  * every op family with a backward (attention, GRU, cosine, losses, Transformer block, Adam,
  * and SPRINT's intent predictor: relevance, enrichment, intent loss, fusion, L_ortho),
- * warms up, then requires zero allocations over further steps, on 1 and 2 threads. The one
- * exception, reported but not failed: OpenBLAS's own threaded GEMM driver allocates a few
- * small blocks per call on 2 threads (measured: 5 per step here), outside our control.
-=======
- * every op family with a backward (attention, GRU, cosine, losses, Transformer block, Adam),
  * warms up, then requires zero allocations over further steps, on 1 and 2 threads, OpenBLAS's
  * included: it always runs single-threaded on tiles from our own parallel loop (blas.c), so its
  * threaded driver, which allocated a few blocks per call, never runs.
->>>>>>> fidelity
  * Not built with the sanitizers (they replace malloc themselves). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
