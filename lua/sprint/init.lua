@@ -24,6 +24,7 @@ local sprint = {
   report = require "sprint.report",
   intents = require "sprint.intents",   -- Stage 1: selection, pool, predict-and-correct
   intent_model = require "sprint.intent_model", -- Stage 2: the intent predictor's pieces
+  sprint_model = require "sprint.sprint_model", -- Stage 2: backbone + predictor, Eq. 17
 }
 
 -- sprint.ctx([seed]) (alias sprint.context): a new autograd context.

@@ -225,9 +225,18 @@ function Backbone:loss(ctx, b, rows)
     end
     return cloze_loss(self, ctx, b, rows)
   end
-  local h = self:encode(ctx, b.seq, b.last)
+  return self:rec_loss(ctx, self:encode(ctx, b.seq, b.last), b, rows, 3)
+end
+
+-- L_rec of session representations h (B, d) against the batch's targets: Eq. 16's BCE with
+-- the batch's negatives (loss "bce") or the softmax over all items ("ce"). SPRINT calls it
+-- on h_tilde (the fused representation) instead of h. Not for BERT4Rec's cloze loss.
+function Backbone:rec_loss(ctx, h, b, rows, level)
+  rows = rows or b.seq:shape()[1]
   if self.loss_kind == "ce" then return ce_loss(self, ctx, h, b.target, rows) end
-  if not b.neg then error("backbone:loss: the bce loss needs negatives in the batches (n_uniform_neg >= 1)", 2) end
+  if not b.neg then
+    error("backbone:loss: the bce loss needs negatives in the batches (n_uniform_neg >= 1)", level or 2)
+  end
   return bce_loss(self, ctx, h, b.target, b.neg, rows)
 end
 

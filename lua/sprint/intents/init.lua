@@ -9,6 +9,7 @@ local M = {
   templates = require "sprint.intents.templates",
   evidence = require "sprint.intents.evidence",
   select = require "sprint.intents.select",
+  labels = require "sprint.intents.labels",
 }
 
 local files = require "sprint.files"

@@ -1,0 +1,143 @@
+-- sprint_model.lua — the SPRINT model (paper §4.2-4.3): a backbone and the intent predictor,
+-- with the interface sprint.train.fit and sprint.eval use (params, loss, encode_last):
+--   local sm = sprint.sprint_model.new(backbone, predictor, store, { lambda_intent = 1e-2 })
+--   sprint.train.fit(sm, ds, { ..., hooks = sm:hooks(ds, { every = 5 }) })
+-- The loss is Eq. 17: L_rec on h_tilde (Eq. 16, the backbone's own BCE against the batch's
+-- negatives, backbone:rec_loss) + lambda_intent L_intent (Eq. 10, labels and weights from the
+-- label store, sprint.intents.labels) + lambda_ortho L_ortho. Switches make ablations settings:
+-- fusion = false (h_tilde = h), intent_loss = false, ortho = false. Inference (encode_last)
+-- needs no LLM: it returns h_tilde from the session alone. The hooks refresh the labels every
+-- rho epochs by collaborative enrichment (Eq. 12-14) over the training sessions.
+local M = {}
+local SprintModel = {}
+SprintModel.__index = SprintModel
+M.SprintModel = SprintModel
+
+local KNOWN = { lambda_intent = true, lambda_ortho = true, fusion = true, intent_loss = true, ortho = true }
+
+-- sprint_model.new(backbone, predictor, store, opts): backbone from sprint.model.backbone
+-- (sasrec or gru4rec), predictor from sprint.intent_model.new in the SAME parameter store,
+-- store a label store (may be nil when intent_loss is false). opts: lambda_intent (default
+-- 1e-2), lambda_ortho (1e-3; the paper's grid is {1e-4, 1e-3, 1e-2} for both), fusion,
+-- intent_loss, ortho (booleans, default true).
+function M.new(backbone, predictor, store, opts)
+  local w = "sprint_model.new"
+  opts = opts or {}
+  if type(opts) ~= "table" then error(w .. ": opts must be a table", 2) end
+  for k in pairs(opts) do
+    if not KNOWN[k] then
+      error(w .. ": unknown option '" .. tostring(k) .. "' (known: fusion, intent_loss, lambda_intent, lambda_ortho, ortho)", 2)
+    end
+  end
+  if type(backbone) ~= "table" or getmetatable(backbone) ~= require("sprint.model").Backbone then
+    error(w .. ": backbone must be a sprint.model.backbone", 2)
+  end
+  if backbone.kind == "bert4rec" then error(w .. ": bert4rec's cloze loss is not supported (use sasrec or gru4rec)", 2) end
+  if getmetatable(predictor) ~= require("sprint.intent_model").IntentModel then
+    error(w .. ": predictor must be a sprint.intent_model", 2)
+  end
+  if predictor.params ~= backbone.params then error(w .. ": the backbone and the predictor must share one parameter store", 2) end
+  if predictor.dim ~= backbone.config.dim then
+    error(w .. ": the predictor's dim (" .. predictor.dim .. ") must be the backbone's (" .. backbone.config.dim .. ")", 2)
+  end
+  local function flag(name)
+    local v = opts[name]
+    if v == nil then return true end
+    if type(v) ~= "boolean" then error(w .. ": '" .. name .. "' must be a boolean", 3) end
+    return v
+  end
+  local self = setmetatable({
+    backbone = backbone, predictor = predictor, labels = store, params = backbone.params,
+    lambda_intent = opts.lambda_intent or 1e-2, lambda_ortho = opts.lambda_ortho or 1e-3,
+    fusion = flag("fusion"), intent_loss = flag("intent_loss"), ortho = flag("ortho"),
+  }, SprintModel)
+  if self.intent_loss then
+    if getmetatable(store) ~= require("sprint.intents.labels").Store then
+      error(w .. ": the intent loss needs a label store (sprint.intents.labels), or intent_loss = false", 2)
+    end
+    if store.n_intents ~= predictor.n_intents then
+      error(w .. ": the label store has " .. store.n_intents .. " intents, the predictor " .. predictor.n_intents, 2)
+    end
+  end
+  if type(self.lambda_intent) ~= "number" or type(self.lambda_ortho) ~= "number" then
+    error(w .. ": lambda_intent and lambda_ortho must be numbers", 2)
+  end
+  return self
+end
+
+-- h_tilde (B, d), h (B, d), yhat (B, C) and the logits (B, C) for right-aligned seq (B, L).
+function SprintModel:encode(ctx, seq, last)
+  local h = self.backbone:encode(ctx, seq, last)
+  local yhat, logits = self.predictor:relevance(ctx, h)
+  local ht = self.fusion and self.predictor:fuse(ctx, h, yhat) or h
+  return ht, h, yhat, logits
+end
+
+-- For evaluation: h_tilde and the item table (no LLM, no label store).
+function SprintModel:encode_last(ctx, seq, last)
+  return (self:encode(ctx, seq, last)), self.backbone.items
+end
+
+-- Eq. 17 on a batch from ds:batches{...} (batch.session gives each row's session, whose labels
+-- all its prefix examples share). Returns the loss and its parts { rec, intent, ortho } (scalar
+-- tensors; a switched-off term is absent).
+function SprintModel:loss(ctx, b, rows)
+  rows = rows or b.seq:shape()[1]
+  local ht, _, _, logits = self:encode(ctx, b.seq, b.last)
+  local rec = self.backbone:rec_loss(ctx, ht, b, rows, 3)
+  local parts = { rec = rec }
+  local loss = rec
+  if self.intent_loss then
+    local y, wts = self.labels:batch(ctx, b.session, rows)
+    parts.intent = self.predictor:loss(ctx, logits, y, wts)
+    loss = ctx:add(loss, ctx:scale(parts.intent, self.lambda_intent))
+  end
+  if self.ortho then
+    parts.ortho = self.predictor:ortho(ctx)
+    loss = ctx:add(loss, ctx:scale(parts.ortho, self.lambda_ortho))
+  end
+  return loss, parts
+end
+
+-- Enriched labels y^(t) (B, C) of one batch (Eq. 12-14, no gradient): yhat and h from the
+-- backbone's h, neighbours among the batch's real rows. opts: k (default 5), mode ("both").
+function SprintModel:enrich_batch(ctx, b, rows, opts)
+  opts = opts or {}
+  return ctx:no_grad(function()
+    local _, h, yhat = self:encode(ctx, b.seq, b.last)
+    return self.predictor:enrich(yhat, h, { k = opts.k, mode = opts.mode, rows = rows, ctx = ctx })
+  end)
+end
+
+-- Relabels every training session (one example each: the whole session) by enrichment, in the
+-- batches' order of `epoch`, in a private context in evaluation mode (no dropout; the training
+-- context's rng is untouched). opts: k, mode, batch_size (256), max_len (50), seed (1).
+function SprintModel:refresh_labels(ds, epoch, opts)
+  opts = opts or {}
+  if not self.labels then error("sprint_model:refresh_labels: the model has no label store", 2) end
+  local sprint = require "sprint"
+  self._refresh_batches = self._refresh_batches or ds:batches { split = "train", batch_size = opts.batch_size or 256,
+    max_len = opts.max_len or 50, prefix_augment = false, n_uniform_neg = 0, seed = opts.seed or 1 }
+  self._refresh_ctx = self._refresh_ctx or sprint.ctx(opts.seed or 1)
+  local ctx = self._refresh_ctx
+  ctx:eval()
+  return self.labels:refresh(self, ctx, self._refresh_batches, { epoch = epoch, k = opts.k, mode = opts.mode })
+end
+
+-- The hooks for sprint.train.fit: every rho epochs (opts.every, default 5 as in the paper) the
+-- labels are refreshed (refresh_labels with opts' k, mode, batch_size, max_len, seed).
+function SprintModel:hooks(ds, opts)
+  opts = opts or {}
+  return {
+    every = opts.every or 5,
+    on_every = function(epoch) self:refresh_labels(ds, epoch, opts) end,
+  }
+end
+
+function SprintModel:__tostring()
+  return string.format("sprint.sprint_model(%s + %s; fusion %s, intent %s x %g, ortho %s x %g)", self.backbone.kind,
+    tostring(self.predictor), tostring(self.fusion), tostring(self.intent_loss), self.lambda_intent,
+    tostring(self.ortho), self.lambda_ortho)
+end
+
+return M
