@@ -72,4 +72,19 @@ function M.raises(fragments, fn, ...)
   return err
 end
 
+-- A planted dataset generated with settings into a throwaway cache folder (the shared cache
+-- is left alone, and a test's unusual settings leave nothing behind).
+function M.planted(settings)
+  local data = require("sprint").data
+  local saved = data.cache_dir
+  local dir = os.tmpname()
+  os.remove(dir)
+  data.cache_dir = function() return dir end
+  local ok, ds = pcall(data.load, "planted", settings)
+  data.cache_dir = saved
+  os.execute("rm -rf '" .. dir .. "'")
+  if not ok then error(ds, 2) end
+  return ds
+end
+
 return M

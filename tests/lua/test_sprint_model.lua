@@ -11,14 +11,7 @@ local labels = sprint.intents.labels
 local tests = {}
 
 local function planted()
-  local saved = data.cache_dir
-  local dir = os.tmpname()
-  os.remove(dir)
-  data.cache_dir = function() return dir end
-  local ds = data.load("planted", { n_sessions = 600, n_intents = 4, items_per_intent = 20, follow = 0.85, noise = 0.05 })
-  data.cache_dir = saved
-  os.execute("rm -rf '" .. dir .. "'")
-  return ds
+  return h.planted { n_sessions = 600, n_intents = 4, items_per_intent = 20, follow = 0.85, noise = 0.05 }
 end
 
 -- What sprint.intents.load would give if Stage 1 recovered the planted intents of every

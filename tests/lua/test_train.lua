@@ -9,14 +9,7 @@ local data = sprint.data
 local tests = {}
 
 local function planted()
-  local saved = data.cache_dir
-  local dir = os.tmpname()
-  os.remove(dir)
-  data.cache_dir = function() return dir end
-  local ds = data.load("planted", { n_sessions = 1500, n_intents = 6, items_per_intent = 30, follow = 0.85, noise = 0.05 })
-  data.cache_dir = saved
-  os.execute("rm -rf '" .. dir .. "'")
-  return ds
+  return h.planted { n_sessions = 1500, n_intents = 6, items_per_intent = 30, follow = 0.85, noise = 0.05 }
 end
 
 local function model(ds, kind, seed)
