@@ -7,7 +7,8 @@
 --   local ck = checkpoint.open(dir)   -- makes the folder; ck:discard() starts afresh
 --   local saved = ck:load()           -- nil when there is no checkpoint
 --   local best = ck:save_best(params, epoch)
---   ck:commit { epoch =, params =, optimiser =, rng = sp_rng*, best = best or nil, loop = }
+--   ck:commit { epoch =, params =, optimiser =, rng = sp_rng*, best = best or nil, loop =,
+--               extra = function(path) ... end or nil }   -- the model's own state (labels-NNNN.bin)
 local ffi = require "ffi"
 local cjson = require "cjson.safe"
 local lib = require "sprint.lib"
@@ -90,8 +91,12 @@ end
 M.u64_string, M.parse_u64 = u64_string, parse_u64
 
 -- The names this module writes; anything else in the folder is left alone.
-local NAME = { model = "^model%-%d+%.params$", adam = "^adam%-%d+%.state$", best = "^best%-%d+%.params$" }
-local SHOWN = { model = "model-NNNN.params", adam = "adam-NNNN.state", best = "best-NNNN.params" }
+-- extra: state a model keeps outside its parameters (SPRINT's intent labels), written by the
+-- commit's `extra` function and read back by the caller from ck:path(saved.files.extra).
+local NAME = { model = "^model%-%d+%.params$", adam = "^adam%-%d+%.state$", best = "^best%-%d+%.params$",
+               extra = "^extra%-%d+%.bin$" }
+local SHOWN = { model = "model-NNNN.params", adam = "adam-NNNN.state", best = "best-NNNN.params",
+                extra = "extra-NNNN.bin" }
 local LEGACY = { ["state.lua"] = true, ["model.params"] = true, ["adam.state"] = true }
 local function ours(name)
   local base = name:match("^(.+)%.tmp%.%d+$") or name -- a temporary file left by a kill
@@ -139,9 +144,10 @@ function Checkpoint:load()
   local files = doc.files
   if type(files) ~= "table" then bad("'files' is missing") end
   if files.best == NULL then files.best = nil end
-  for _, key in ipairs({ "model", "adam", "best" }) do
+  if files.extra == NULL then files.extra = nil end
+  for _, key in ipairs({ "model", "adam", "best", "extra" }) do
     local name = files[key]
-    if name ~= nil or key ~= "best" then
+    if name ~= nil or (key ~= "best" and key ~= "extra") then
       -- a bare file name of the expected form: the state cannot point outside its folder
       if type(name) ~= "string" or not name:match(NAME[key]) then
         bad("'files." .. key .. "' must name a " .. SHOWN[key] .. " file in the folder, got " .. tostring(name))
@@ -186,15 +192,17 @@ end
 -- the best model's file or nil), then removes the files of the checkpoint it replaces.
 function Checkpoint:commit(c)
   local tag = string.format("%04d", c.epoch)
-  local files = { model = "model-" .. tag .. ".params", adam = "adam-" .. tag .. ".state", best = c.best }
+  local files = { model = "model-" .. tag .. ".params", adam = "adam-" .. tag .. ".state", best = c.best,
+                  extra = c.extra and ("extra-" .. tag .. ".bin") or nil }
   c.params:save(self:path(files.model))
   c.optimiser:save(self:path(files.adam))
+  if c.extra then c.extra(self:path(files.extra)) end
   local loop = {}
   for k, v in pairs(c.loop) do loop[k] = v end
   if loop.best == -math.huge then loop.best = NULL end
   local text = M.encode({
     format = M.FORMAT, version = M.VERSION, epoch = c.epoch,
-    files = { model = files.model, adam = files.adam, best = files.best or NULL },
+    files = { model = files.model, adam = files.adam, best = files.best or NULL, extra = files.extra or NULL },
     rng = { seed = u64_string(c.rng.seed), counter = u64_string(c.rng.counter) },
     loop = loop,
   }) .. "\n"

@@ -124,6 +124,23 @@ function SprintModel:refresh_labels(ds, epoch, opts)
   return self.labels:refresh(self, ctx, self._refresh_batches, { epoch = epoch, k = opts.k, mode = opts.mode })
 end
 
+-- The label store is the model's state outside its parameters (the predictor's weights are in
+-- the shared parameter store): train.fit commits it with every epoch's checkpoint and a resumed
+-- run continues from the labels of the epoch it resumes after.
+function SprintModel:save_state(path)
+  if self.labels then self.labels:save(path) else require("sprint.files").write_atomic(path, "") end
+end
+
+function SprintModel:load_state(path)
+  if not self.labels then return end
+  local saved = require("sprint.intents.labels").load(path)
+  if saved.n_sessions ~= self.labels.n_sessions or saved.n_intents ~= self.labels.n_intents then
+    error(string.format("%s holds labels for %d sessions x %d intents, the model has %d x %d", path,
+      saved.n_sessions, saved.n_intents, self.labels.n_sessions, self.labels.n_intents), 0)
+  end
+  self.labels:copy_from(saved)
+end
+
 -- The hooks for sprint.train.fit: every rho epochs (opts.every, default 5 as in the paper) the
 -- labels are refreshed (refresh_labels with opts' k, mode, batch_size, max_len, seed).
 function SprintModel:hooks(ds, opts)

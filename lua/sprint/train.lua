@@ -3,7 +3,9 @@
 -- epoch, a checkpoint after every epoch (model, optimiser, best model, rng and loop state,
 -- committed as one unit by sprint.checkpoint) from which a killed run resumes with the same
 -- numbers, a stop with an error at the first non-finite loss, and the hooks later stages use:
--- a function called every `every` epochs and extra loss terms.
+-- a function called every `every` epochs and extra loss terms. A model with state outside its
+-- parameters (SPRINT's intent labels) offers save_state(path) and load_state(path); that state
+-- is committed with each epoch's checkpoint and restored on resume.
 --   local result = sprint.train.fit(model, ds, { epochs = 200, metric = "NDCG@10", run_dir = dir })
 local lib = require "sprint.lib"
 local checkpoint = require "sprint.checkpoint"
@@ -91,6 +93,10 @@ function M.fit(model, ds, user_opts)
     local ok, err = pcall(function()
       P:load(ck:path(saved.files.model))
       opt:load(ck:path(saved.files.adam))
+      if model.load_state then
+        if not saved.files.extra then error(saved.path .. " holds no model state (" .. ck.dir .. "/extra-NNNN.bin)", 0) end
+        model:load_state(ck:path(saved.files.extra))
+      end
     end)
     if not ok then error("train.fit: resuming from " .. saved.path .. ": " .. tostring(err), 2) end
     local r = C.sp_ctx_rng(ctx._p)
@@ -171,7 +177,8 @@ function M.fit(model, ds, user_opts)
     state.epoch = epoch
     state.history[#state.history + 1] = record
     if ck then
-      ck:commit { epoch = epoch, params = P, optimiser = opt, rng = C.sp_ctx_rng(ctx._p), best = best_file, loop = state }
+      ck:commit { epoch = epoch, params = P, optimiser = opt, rng = C.sp_ctx_rng(ctx._p), best = best_file, loop = state,
+                  extra = model.save_state and function(path) model:save_state(path) end or nil }
     end
     log(string.format("epoch %3d  loss %.4f  %s %s  (%.2f s%s)%s", epoch, record.loss, o.metric,
       record.metric and string.format("%.4f", record.metric) or "-", record.train_seconds,

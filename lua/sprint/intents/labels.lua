@@ -158,6 +158,16 @@ function Store:refresh(model, ctx, batches, opts)
   return n
 end
 
+-- Copies another store's labels and weights (same sizes) into this one.
+function Store:copy_from(other)
+  check(self, "labels:copy_from")
+  if getmetatable(other) ~= Store or other.n_sessions ~= self.n_sessions or other.n_intents ~= self.n_intents then
+    error("labels:copy_from: needs a label store of " .. self.n_sessions .. " x " .. self.n_intents, 2)
+  end
+  ffi.copy(self._y, other._y, self.n_sessions * self.n_intents * 4)
+  ffi.copy(self._w, other._w, self.n_sessions * 4)
+end
+
 -- Binary: a magic line, "n_sessions C\n", then the labels and weights as raw float32 (exact).
 function Store:save(path)
   check(self, "labels:save")
