@@ -95,31 +95,45 @@ function Backbone:encode(ctx, seq, last)
   return tensor._wrap_arena(ctx, self._hs[0]), tensor._wrap_arena(ctx, self._hseq[0])
 end
 
--- For evaluation: the session representation of each row and the item table (rows 1..n are
--- the items), such that h . table^T are the model's scores. BERT4Rec appends its [MASK] token
--- after the session and reads it there; with its output head, h is the head's output with a
--- trailing 1, (B, d + 1), and the table carries the output bias as its last column.
-function Backbone:encode_last(ctx, seq, last)
-  if self.kind == "bert4rec" then
-    local B, L = seq:shape()[1], seq:shape()[2]
-    local s, l = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B }, "i32")
-    C.sp_tensor_copy(s._p, seq._p)
-    if C.sp_bert4rec_append_mask(s._p, l._p, C.sp_backbone_mask_token(self._p)) ~= 0 then
-      lib.fail("backbone:encode_last", 2)
-    end
-    seq, last = s, l
+-- BERT4Rec's next-item input: seq (B, L) with its [MASK] token appended after each session
+-- (the oldest item drops out of a full row), and the new last positions; arena tensors.
+function Backbone:with_mask(ctx, seq)
+  local B, L = seq:shape()[1], seq:shape()[2]
+  local s, l = ctx:tensor({ B, L }, "i32"), ctx:tensor({ B }, "i32")
+  C.sp_tensor_copy(s._p, seq._p)
+  if C.sp_bert4rec_append_mask(s._p, l._p, C.sp_backbone_mask_token(self._p)) ~= 0 then
+    lib.fail("backbone:with_mask", 3)
   end
-  local h = self:encode(ctx, seq, last)
+  return s, l
+end
+
+-- h_S (B, d) of the sessions for next-item ranking: BERT4Rec reads it at its appended [MASK].
+function Backbone:encode_next(ctx, seq, last)
+  if self.kind == "bert4rec" then seq, last = self:with_mask(ctx, seq) end
+  return (self:encode(ctx, seq, last))
+end
+
+-- What scores items for session representations h (B, d): h' and a table such that h' . table^T
+-- are the scores. Without an output head: h and the item table (rows 1..n are the items); with
+-- BERT4Rec's head: the head's output with a trailing 1, (B, d + 1), and the table with the
+-- output bias as its last column.
+function Backbone:ranking(ctx, h)
   if not self.output_bias then return h, self.items end
   local B, V = h:shape()[1], self.items:shape()[1]
-  if C.sp_backbone_head(ctx._p, self._out, self._p, tensor._arg(ctx, h, "h", "backbone:encode_last")) ~= 0 then
-    lib.fail("backbone:encode_last", 2)
+  if C.sp_backbone_head(ctx._p, self._out, self._p, tensor._arg(ctx, h, "h", "backbone:ranking")) ~= 0 then
+    lib.fail("backbone:ranking", 2)
   end
   local ones = ctx:tensor({ B, 1 })
   local od = ones:data()
   for r = 0, B - 1 do od[r] = 1 end
   return ctx:concat({ tensor._wrap_arena(ctx, self._out[0]), ones }, 1),
          ctx:concat({ self.items, ctx:reshape(self.output_bias, { V, 1 }) }, 1)
+end
+
+-- For evaluation: the session representation of each row and the item table whose product
+-- gives the model's scores (encode_next, then ranking).
+function Backbone:encode_last(ctx, seq, last)
+  return self:ranking(ctx, self:encode_next(ctx, seq, last))
 end
 
 -- Scores (B, n_items) of every item for h (B, d): item i is column i (1-based in Lua's get);

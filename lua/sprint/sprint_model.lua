@@ -32,7 +32,6 @@ function M.new(backbone, predictor, store, opts)
   if type(backbone) ~= "table" or getmetatable(backbone) ~= require("sprint.model").Backbone then
     error(w .. ": backbone must be a sprint.model.backbone", 2)
   end
-  if backbone.kind == "bert4rec" then error(w .. ": bert4rec's cloze loss is not supported (use sasrec or gru4rec)", 2) end
   if getmetatable(predictor) ~= require("sprint.intent_model").IntentModel then
     error(w .. ": predictor must be a sprint.intent_model", 2)
   end
@@ -50,6 +49,8 @@ function M.new(backbone, predictor, store, opts)
     backbone = backbone, predictor = predictor, labels = store, params = backbone.params,
     lambda_intent = opts.lambda_intent or 1e-2, lambda_ortho = opts.lambda_ortho or 1e-3,
     fusion = flag("fusion"), intent_loss = flag("intent_loss"), ortho = flag("ortho"),
+    -- BERT4Rec trains on whole sessions (train.fit makes one example per session)
+    whole_sessions = backbone.whole_sessions,
   }, SprintModel)
   if self.intent_loss then
     if getmetatable(store) ~= require("sprint.intents.labels").Store then
@@ -65,28 +66,36 @@ function M.new(backbone, predictor, store, opts)
   return self
 end
 
--- h_tilde (B, d), h (B, d), yhat (B, C) and the logits (B, C) for right-aligned seq (B, L).
+-- h_tilde (B, d), h (B, d), yhat (B, C) and the logits (B, C) for right-aligned seq (B, L);
+-- h is the backbone's next-item representation (BERT4Rec's at its appended [MASK]).
 function SprintModel:encode(ctx, seq, last)
-  local h = self.backbone:encode(ctx, seq, last)
+  local h = self.backbone:encode_next(ctx, seq, last)
   local yhat, logits = self.predictor:relevance(ctx, h)
   local ht = self.fusion and self.predictor:fuse(ctx, h, yhat) or h
   return ht, h, yhat, logits
 end
 
--- For evaluation: h_tilde and the item table (no LLM, no label store).
+-- For evaluation: h_tilde and the item table (no LLM, no label store); BERT4Rec's output head
+-- scores h_tilde as it scores h.
 function SprintModel:encode_last(ctx, seq, last)
-  return (self:encode(ctx, seq, last)), self.backbone.items
+  return self.backbone:ranking(ctx, (self:encode(ctx, seq, last)))
 end
 
 -- Eq. 17 on a batch from ds:batches{...} (batch.session gives each row's session, whose labels
--- all its prefix examples share). Returns the loss and its parts { rec, intent, ortho } (scalar
--- tensors; a switched-off term is absent).
+-- all its prefix examples share). Returns the loss and its parts { rec, intent, ortho, cloze }
+-- (scalar tensors; a switched-off term is absent). BERT4Rec keeps its own cloze loss over the
+-- whole sessions and adds L_rec of h_tilde at the [MASK] appended to each session's input
+-- (softmax over all items through its output head): two encoder passes per batch.
 function SprintModel:loss(ctx, b, rows)
   rows = rows or b.seq:shape()[1]
   local ht, _, _, logits = self:encode(ctx, b.seq, b.last)
   local rec = self.backbone:rec_loss(ctx, ht, b, rows, 3)
   local parts = { rec = rec }
   local loss = rec
+  if self.backbone.kind == "bert4rec" then
+    parts.cloze = self.backbone:loss(ctx, b, rows)
+    loss = ctx:add(loss, parts.cloze)
+  end
   if self.intent_loss then
     local y, wts = self.labels:batch(ctx, b.session, rows)
     parts.intent = self.predictor:loss(ctx, logits, y, wts)

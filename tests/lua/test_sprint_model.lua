@@ -140,6 +140,47 @@ function tests.loss_is_the_sum_of_its_terms_and_switches_drop_them()
   h.truthy(n > 0 and n < rows, string.format("%d of %d rows labelled", n, rows))
 end
 
+-- BERT4Rec: SPRINT reads h at the [MASK] appended to each session, scores h_tilde through the
+-- output head, and keeps the cloze loss beside L_rec; with fusion off it ranks exactly as the
+-- backbone does.
+function tests.bert4rec_ranks_h_tilde_through_its_head_and_keeps_its_cloze_loss()
+  local ds = planted()
+  local loaded, Cn = stage1_like(ds)
+  local function make(opts)
+    local P = sprint.nn.params(4)
+    local bb = sprint.model.backbone(P, { kind = "bert4rec", n_items = ds:n_items(), max_len = 10, dim = 16,
+                                          heads = 2, layers = 1, dropout = 0.1 })
+    local im = sprint.intent_model.new(P, { dim = 16, n_intents = Cn, dropout = 0.1 })
+    return sprint.sprint_model.new(bb, im, labels.from_stage1(loaded, ds:n_sessions(), Cn), opts)
+  end
+  local b, rows = first_batch(ds)
+  for _, fusion in ipairs({ false, true }) do
+    local sm = make { fusion = fusion }
+    local ctx = sprint.ctx(1):eval()
+    local hs, tab = sm:encode_last(ctx, b.seq, b.last)
+    local hb, tb = sm.backbone:encode_last(ctx, b.seq, b.last)
+    h.eq(h.show(hs:shape()), "{32, 17}", "the head's output with its trailing 1")
+    h.eq(h.show(tab:shape()), h.show(tb:shape()))
+    local a, c = hs:totable(), hb:totable()
+    local diff = 0
+    for r = 1, rows do for k = 1, #a[r] do diff = math.max(diff, math.abs(a[r][k] - c[r][k])) end end
+    if fusion then h.truthy(diff > 1e-4, "h_tilde through the head differs: " .. diff) else h.eq(diff, 0) end
+  end
+  local sm = make { lambda_intent = 0.1 }
+  h.truthy(sm.whole_sessions, "one example per session, as BERT4Rec's own training")
+  local wb = ds:batches { split = "train", batch_size = 32, max_len = 10, prefix_augment = false, n_uniform_neg = 1, seed = 3 }
+  local wrows = wb:epoch(1)()
+  local ctx = sprint.ctx(2)
+  ctx:train(true)
+  local total, parts = sm:loss(ctx, wb, wrows)
+  h.truthy(parts.cloze and parts.rec and parts.intent and parts.ortho, "every term is there")
+  h.near(total:item(), parts.rec:item() + parts.cloze:item() + 0.1 * parts.intent:item() + 1e-3 * parts.ortho:item(), 1e-4)
+  local res = sprint.train.fit(sm, ds, { epochs = 3, batch_size = 64, max_len = 10, lr = 3e-3, eval_every = 3,
+                                         metric = "HR@10", log = quiet, hooks = sm:hooks(ds, { every = 2, max_len = 10 }) })
+  h.truthy(res.history[3].loss < res.history[1].loss,
+    string.format("loss fell: %.4f -> %.4f", res.history[1].loss, res.history[3].loss))
+end
+
 function tests.errors()
   local ds = planted()
   local P = sprint.nn.params(1)
