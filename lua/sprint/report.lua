@@ -20,21 +20,25 @@ M.PAPER_COLUMNS = { "HR@5", "NDCG@5", "HR@10", "NDCG@10", "HR@20", "NDCG@20" }
 -- Settings that must agree between runs of one table (else the numbers are not comparable).
 local PROTOCOL = { "split", "ties", "mask_session_items", "candidates", "n_candidates", "n_items", "prefixes" }
 
--- report.new{title, baseline, columns, digits, alpha, test_metric}: an empty table.
+-- report.new{title, baseline, columns, digits, alpha, pair}: an empty table.
 --   baseline     method the t-test compares every other method against (nil: no test)
+--   pair         what the paired t-test pairs: "sessions" (default: each test session's value,
+--                averaged over seeds) or "seeds" (each seed's metric, runs matched by seed)
 --   columns      metric names (eval.parse_metric), default the paper's six
 --   digits       decimals printed (4), alpha the significance level (0.05)
 function M.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("report.new: options must be a table", 2) end
-  local known = { title = true, baseline = true, columns = true, digits = true, alpha = true }
+  local known = { title = true, baseline = true, columns = true, digits = true, alpha = true, pair = true }
   for k in pairs(opts) do
     if not known[k] then error("report.new: unknown option '" .. tostring(k) .. "'", 2) end
   end
+  local pair = opts.pair or "sessions"
+  if pair ~= "sessions" and pair ~= "seeds" then error("report.new: pair must be 'sessions' or 'seeds', got " .. tostring(pair), 2) end
   local columns = opts.columns or M.PAPER_COLUMNS
   for _, c in ipairs(columns) do eval.parse_metric(c) end
   return setmetatable({ title = opts.title or "Results", baseline = opts.baseline, columns = columns,
-                        digits = opts.digits or 4, alpha = opts.alpha or 0.05, methods = {}, order = {} },
+                        digits = opts.digits or 4, alpha = opts.alpha or 0.05, pair = pair, methods = {}, order = {} },
                       Report)
 end
 
@@ -119,6 +123,20 @@ local function test_against(self, m, base, metric)
   return stats.paired_t(a, b)
 end
 
+-- Paired t-test of method m against the baseline on one metric over seeds: runs matched by
+-- seed (the seeds both have; nil with fewer than 2).
+local function test_seeds(m, base, metric)
+  local by_seed = {}
+  for _, run in ipairs(base.runs) do by_seed[run.seed] = run.metrics[metric] end
+  local a, b = {}, {}
+  for _, run in ipairs(m.runs) do
+    local v = by_seed[run.seed]
+    if v ~= nil and run.metrics[metric] ~= nil then a[#a + 1], b[#b + 1] = run.metrics[metric], v end
+  end
+  if #a < 2 then return nil end
+  return stats.paired_t(a, b)
+end
+
 -- Every metric's summary per method: { name, seeds, n, metrics = {[m] = {mean, std, n, p, t}} }.
 function Report:summary()
   local base = self.baseline and self.methods[self.baseline]
@@ -141,7 +159,10 @@ function Report:summary()
         for i, run in ipairs(m.runs) do xs[i] = run.metrics[metric] end
         local s = stats.summary(xs)
         if base and m ~= base then
-          local t = test_against(self, m, base, metric)
+          local ts, tn = test_against(self, m, base, metric), test_seeds(m, base, metric)
+          if ts then s.p_sessions, s.t_sessions = ts.p, ts.t end
+          if tn then s.p_seeds, s.t_seeds = tn.p, tn.t end
+          local t = self.pair == "seeds" and tn or ts
           if t then s.p, s.t = t.p, t.t end
         end
         row.metrics[metric] = s
@@ -203,7 +224,10 @@ function Report:markdown()
     notes[#notes + 1] = string.format("Mean ± sample standard deviation over %d seed%s (%s).", #seeds,
       #seeds == 1 and "" or "s", table.concat(seeds, ", "))
   end
-  if self.baseline then
+  if self.baseline and self.pair == "seeds" then
+    notes[#notes + 1] = string.format("* p < %g, two-sided paired t-test over the seeds (each seed's metric, "
+      .. "runs matched by seed) against %s.", self.alpha, self.baseline)
+  elseif self.baseline then
     notes[#notes + 1] = string.format("* p < %g, two-sided paired t-test over the %s %s sessions (per-session "
       .. "values averaged over seeds) against %s.", self.alpha, tostring(n_sessions),
       (self.settings and self.settings.split) or "test", self.baseline)
@@ -221,6 +245,35 @@ function Report:markdown()
     if row.reference and row.note then notes[#notes + 1] = row.name .. ": " .. row.note end
   end
   lines[#lines + 1] = table.concat(notes, " ")
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- ---- CSV: one row per method and metric ------------------------------------------------------
+
+local function csv_field(v)
+  if v == nil then return "" end
+  if type(v) == "number" then return string.format("%.17g", v) end
+  v = tostring(v)
+  if v:find('[",\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
+-- method, metric, mean, std, n (seeds), p and t of the table's test, and both tests' p.
+function Report:csv()
+  local lines = { "method,metric,mean,std,seeds,p,t,p_seeds,p_sessions,reference" }
+  for _, row in ipairs(self:summary()) do
+    for _, c in ipairs(self.columns) do
+      local s = cell_of(row, c)
+      if s then
+        local kind, k = eval.parse_metric(c)
+        local fields = { row.name, k and (kind .. "@" .. k) or kind, s.mean, s.std, s.n, s.p, s.t, s.p_seeds,
+                         s.p_sessions, row.reference and "true" or "false" }
+        local out = {}
+        for i = 1, 10 do out[i] = csv_field(fields[i]) end
+        lines[#lines + 1] = table.concat(out, ",")
+      end
+    end
+  end
   return table.concat(lines, "\n") .. "\n"
 end
 
@@ -323,7 +376,7 @@ function Report:data()
     methods[i] = entry
   end
   return { format = "sprint-results-v1", title = self.title, baseline = self.baseline, columns = self.columns,
-           alpha = self.alpha, settings = self.settings, methods = methods }
+           alpha = self.alpha, pair = self.pair, settings = self.settings, methods = methods }
 end
 
 local function write_atomic(path, text)
@@ -336,7 +389,7 @@ local function write_atomic(path, text)
   if not ok then error("report: cannot rename " .. tmp .. " to " .. path .. ": " .. tostring(rerr), 3) end
 end
 
--- Writes dir/<name>.json and dir/<name>.md (name "results"); returns both paths.
+-- Writes dir/<name>.json, dir/<name>.md and dir/<name>.csv (name "results"); returns the paths.
 function Report:write(dir, name)
   if type(dir) ~= "string" or dir == "" then error("report:write: a directory is needed", 2) end
   name = name or "results"
@@ -344,7 +397,8 @@ function Report:write(dir, name)
   local json_path, md_path = dir .. "/" .. name .. ".json", dir .. "/" .. name .. ".md"
   write_atomic(json_path, M.json(self:data()))
   write_atomic(md_path, self:markdown())
-  return json_path, md_path
+  write_atomic(dir .. "/" .. name .. ".csv", self:csv())
+  return json_path, md_path, dir .. "/" .. name .. ".csv"
 end
 
 -- Reads a results file back as plain tables (a JSON null, e.g. a NaN written out, is cjson.null).
@@ -362,7 +416,7 @@ end
 function M.load(path)
   local d = M.read(path)
   if d.format ~= "sprint-results-v1" then error("report.load: " .. path .. " is not a sprint results file", 2) end
-  local rep = M.new { title = d.title, baseline = d.baseline, columns = d.columns, alpha = d.alpha }
+  local rep = M.new { title = d.title, baseline = d.baseline, columns = d.columns, alpha = d.alpha, pair = d.pair }
   for _, m in ipairs(d.methods) do
     if m.reference then
       local metrics = {}

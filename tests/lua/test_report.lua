@@ -94,6 +94,42 @@ function tests.markdown_is_laid_out_like_table_2()
   h.truthy(p_value("better", "NDCG@10") < 1e-6 and p_value("noisy", "HR@10") > 0.05)
 end
 
+-- pair = "seeds": the test pairs each seed's metric (runs matched by seed, whatever the order
+-- they were added in); both p-values are kept; the CSV has a row per method and metric.
+function tests.seed_paired_test_and_csv()
+  local rep = report.new { title = "t", baseline = "SASRec", pair = "seeds" }
+  local base, better = {}, {}
+  for _, seed in ipairs({ 3, 1, 2, 4 }) do
+    rep:add("SASRec", result(ranks_of("base", seed)), { seed = seed })
+    base[seed] = eval.metrics(ranks_of("base", seed))["NDCG@10"]
+  end
+  for _, seed in ipairs({ 1, 2, 3, 4 }) do
+    rep:add("Better", result(ranks_of("better", seed)), { seed = seed })
+    better[seed] = eval.metrics(ranks_of("better", seed))["NDCG@10"]
+  end
+  local want = stats.paired_t(better, base)
+  local row = rep:summary()[2]
+  local s = row.metrics["NDCG@10"]
+  h.near(s.p, want.p, 1e-12)
+  h.near(s.p_seeds, want.p, 1e-12)
+  h.truthy(s.p_sessions and s.p_sessions ~= s.p, "the sessions' test is kept beside it")
+  local md = rep:markdown()
+  h.truthy(md:find("paired t-test over the seeds", 1, true), md)
+  local csv = rep:csv()
+  local lines = {}
+  for l in csv:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  h.eq(lines[1], "method,metric,mean,std,seeds,p,t,p_seeds,p_sessions,reference")
+  h.eq(#lines, 1 + 2 * 6)
+  local f = {}
+  for field in (lines[1 + 6 + 4] .. ","):gmatch("([^,]*),") do f[#f + 1] = field end
+  h.eq(f[1], "Better")
+  h.eq(f[2], "NDCG@10")
+  h.eq(tonumber(f[3]), s.mean)
+  h.eq(tonumber(f[6]), s.p)
+  h.eq(f[10], "false")
+  h.raises("pair must be", report.new, { pair = "runs" })
+end
+
 function tests.columns_and_one_seed()
   local rep = report.new { columns = { "HR@10", "N@10", "MRR" }, digits = 3 }
   rep:add("only", result({ 1, 2, 30 }), { seed = 7 })
