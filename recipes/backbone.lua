@@ -27,13 +27,6 @@ local cfg = sprint.config {
 local proto = sprint.protocol.apply(cfg)
 sprint.set_num_threads(cfg.threads)
 
--- The paper's Backbone rows (Table 2); our preparations differ somewhat, see datasets/README.md.
-local PAPER = {
-  beauty = { sasrec = { ["HR@10"] = 0.0297, ["NDCG@10"] = 0.0164 },
-             bert4rec = { ["HR@10"] = 0.0310, ["NDCG@10"] = 0.0165 } },
-  yelp = { sasrec = { ["HR@10"] = 0.0554, ["NDCG@10"] = 0.0275 } },
-}
-
 -- only what differs from the registry's preparation, so the default shares its cache
 local prep = {}
 if cfg.tie_order ~= "input" then prep.tie_order = cfg.tie_order end
@@ -60,8 +53,8 @@ f:close()
 
 local rep = sprint.report.new { title = string.format("%s, %s (test split, full ranking, %s ties; %s)",
   cfg.dataset, cfg.backbone, cfg.ties, proto.summary) }
-local paper = PAPER[cfg.dataset] and PAPER[cfg.dataset][cfg.backbone]
-if paper then rep:reference("paper " .. name, paper, "Lee et al. 2025, Table 2") end
+local paper = sprint.paper.table2(cfg.dataset, cfg.backbone)
+if paper then rep:reference("paper " .. name, paper.backbone, sprint.paper.SOURCE) end
 
 for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
   local P = sprint.nn.params(s)

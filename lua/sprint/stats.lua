@@ -37,6 +37,16 @@ function M.std(xs)
   return sqrt(s / (n - 1))
 end
 
+-- Median of a list (the mean of the middle two for an even count); nil for an empty list.
+function M.median(xs)
+  local n = numbers(xs, "stats.median", 2)
+  if n == 0 then return nil end
+  local c = {}
+  for i = 1, n do c[i] = xs[i] end
+  table.sort(c)
+  return n % 2 == 1 and c[(n + 1) / 2] or 0.5 * (c[n / 2] + c[n / 2 + 1])
+end
+
 -- { mean, std, n } of a list (std nil below 2 values).
 function M.summary(xs)
   return { mean = M.mean(xs), std = M.std(xs), n = #xs }

@@ -61,6 +61,16 @@ function tests.t_pvalues_known_values()
   h.raises("df must be > 0", function() stats.t_pvalue(1, 0) end)
 end
 
+function tests.median_known_values()
+  h.eq(stats.median({ 3, 1, 2 }), 2)
+  h.eq(stats.median({ 4, 1, 3, 2 }), 2.5)
+  h.eq(stats.median({ 7 }), 7)
+  h.eq(stats.median({}), nil)
+  local xs = { 5, 1, 4 }
+  stats.median(xs)
+  h.eq(xs[1], 5, "the list is left unsorted")
+end
+
 function tests.paired_t_test()
   local a = { 0.9, 0.4, 0.7, 0.2, 0.8, 0.5 }
   local b = { 0.6, 0.5, 0.3, 0.1, 0.4, 0.5 }

@@ -10,6 +10,7 @@ local M = {
   evidence = require "sprint.intents.evidence",
   select = require "sprint.intents.select",
   labels = require "sprint.intents.labels",
+  stage2 = require "sprint.intents.stage2",
 }
 
 local files = require "sprint.files"
@@ -31,7 +32,7 @@ function M.warmup(ds, cfg, dir)
   local result = sprint.train.fit(model, ds, {
     epochs = cfg.warmup_epochs, batch_size = cfg.batch_size, max_len = cfg.max_len, lr = cfg.lr,
     weight_decay = cfg.l2, seed = cfg.seed, patience = cfg.patience, resume = cfg.resume, run_dir = dir,
-    verbose = false,
+    prefix_augment = cfg.prefix_augment, verbose = false,
   })
   print(string.format("warm-up backbone: %s, best epoch %d of %d (valid NDCG@10 %.4f)", cfg.backbone,
     result.best_epoch, result.epochs, result.best))
@@ -66,6 +67,30 @@ function M.stage1(ds, hard, client, cfg, dir)
     pool_cap = cfg.pool_cap, gip_max_intents = cfg.gip_max_intents, progress = cfg.progress,
     batch = cfg.batch, batch_results = cfg.batch_results,
   }
+end
+
+-- Stage 1 end to end in dir, for a recipe that goes on to Stage 2: the warm-up backbone
+-- (dir/backbone), the hard sessions (dir/selection.*), the LLM stage (dir/stage1, its cache
+-- dir/llm.sqlite). A rerun resumes (finished steps come back from their files and the cache).
+-- Returns what M.load gives, and the stage's result (its report).
+function M.run_stage1(ds, cfg, dir)
+  local sprint = require "sprint"
+  local model = M.warmup(ds, cfg, dir .. "/backbone")
+  local hard = M.select_hard(model, ds, cfg, dir)
+  local client = sprint.llm.from_env(cfg, { catalogue = M.catalogue(ds), cache = dir .. "/llm.sqlite",
+                                            run = "intents-" .. cfg.dataset })
+  local ok, result = pcall(M.stage1, ds, hard, client, cfg, dir .. "/stage1")
+  client:close()
+  if not ok then error(result, 0) end
+  M.finish(result)
+  if result.deferred and result.deferred > 0 then
+    error("stage 1 is waiting for its batch results; Stage 2 cannot start yet", 0)
+  end
+  local f = result.report
+  print(string.format("stage 1 in %s (answers from %s): %d hard sessions, %d accepted, pool %d intents, "
+    .. "%d hard negatives, %d LLM calls (%d from the cache)", dir, client.name, #hard, f.accepted, f.pool.final,
+    f.hard_negatives, f.calls.calls, f.calls.cached))
+  return M.load(dir .. "/stage1"), result
 end
 
 -- What a finished Stage 1 left in dir (see stage1.lua's load).

@@ -1,0 +1,99 @@
+-- intents/stage2.lua — SPRINT's Stage 2 as recipe-sized steps (paper §4.2-4.3): the backbone
+-- alone and the backbone with the intent predictor, each trained for one seed from a recipe's
+-- settings, and ranked on the test split without any LLM. Every switch of the ablation is a
+-- setting (DEFAULTS below), so the recipes for Table 2 and Table 5 are the same code.
+--   local loaded = sprint.intents.load(stage1_dir)            -- Stage 1's pool, labels, negatives
+--   local bb = stage2.train_backbone(ds, cfg, seed, dir .. "/backbone/seed-" .. seed)
+--   local sm = stage2.train_sprint(ds, cfg, loaded, seed, dir .. "/sprint/seed-" .. seed)
+--   local res = stage2.test(sm.model, ds, cfg)                -- eval.rank's result
+local M = {}
+
+-- Stage 2's settings, for a recipe to merge into its sprint.config defaults; the paper's values
+-- where it gives them (rho = 5, tau = 0.5, K = 5 its best, the lambdas from its grid).
+M.DEFAULTS = {
+  lambda_intent = 1e-2, lambda_ortho = 1e-3, -- Eq. 17's weights
+  enrich = "both",       -- labels every rho epochs: Eq. 14 (both) | self | neighbours | none (y0 kept)
+  k = 5, rho = 5, tau = 0.5, intent_dropout = 0.2,
+  fusion = true,         -- h_tilde = h + g (Eq. 15); false: rank with h (the predictor only trains)
+  intent_loss = true, ortho = true,
+  hard_neg = true,       -- Eq. 16: one random and one Stage-1 hard negative per session (else two random)
+}
+M.SPEC = {
+  lambda_intent = "number>=0", lambda_ortho = "number>=0", enrich = { "both", "self", "neighbours", "none" },
+  k = "int>=0", rho = "int>=1", tau = "number in [0, 1]", intent_dropout = "number in [0, 1)",
+}
+
+-- The backbone for a seed, in a fresh parameter store (the recipe's model settings).
+function M.backbone(ds, cfg, seed)
+  local sprint = require "sprint"
+  local P = sprint.nn.params(seed)
+  local model = sprint.model.backbone(P, {
+    kind = cfg.backbone, n_items = ds:n_items(), max_len = cfg.max_len, dim = cfg.dim, layers = cfg.layers,
+    heads = cfg.heads, dropout = cfg.dropout, mask_prob = cfg.mask_prob, mask_last_prob = cfg.mask_last_prob,
+    output_head = cfg.backbone == "bert4rec" and cfg.output_head or nil,
+    loss = cfg.loss and cfg.loss ~= "" and cfg.loss or nil,
+  })
+  return model, P
+end
+
+-- train.fit's options for a seed (the same for the backbone and SPRINT, but for the negatives).
+local function fit_options(cfg, seed, run_dir, extra)
+  local o = {
+    epochs = cfg.epochs, batch_size = cfg.batch_size, max_len = cfg.max_len, lr = cfg.lr, weight_decay = cfg.l2,
+    seed = seed, patience = cfg.patience, metric = cfg.metric, eval_every = cfg.eval_every,
+    n_uniform_neg = cfg.n_neg, prefix_augment = cfg.prefix_augment, resume = cfg.resume, run_dir = run_dir,
+    verbose = cfg.verbose ~= false,
+  }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
+-- The backbone alone for a seed, trained (or resumed, or reused when finished) in run_dir.
+-- Returns the model and train.fit's result.
+function M.train_backbone(ds, cfg, seed, run_dir)
+  local model = M.backbone(ds, cfg, seed)
+  local result = require("sprint.train").fit(model, ds, fit_options(cfg, seed, run_dir))
+  return model, result
+end
+
+-- The SPRINT model for a seed: the backbone and the intent predictor over Stage 1's pool in one
+-- parameter store, the labels y0 from Stage 1's accepted intents (Eq. 11).
+function M.sprint_model(ds, cfg, loaded, seed)
+  local sprint = require "sprint"
+  local backbone, P = M.backbone(ds, cfg, seed)
+  local n_intents = loaded.pool:size()
+  if n_intents < 1 then error("stage 2: Stage 1's pool is empty: there is nothing to predict", 0) end
+  local predictor = sprint.intent_model.new(P, { dim = cfg.dim, n_intents = n_intents, tau = cfg.tau,
+                                                  dropout = cfg.intent_dropout })
+  local store = sprint.intents.labels.from_stage1(loaded, ds:n_sessions(), n_intents)
+  return sprint.sprint_model.new(backbone, predictor, cfg.intent_loss and store or nil, {
+    lambda_intent = cfg.lambda_intent, lambda_ortho = cfg.lambda_ortho, fusion = cfg.fusion,
+    intent_loss = cfg.intent_loss, ortho = cfg.ortho,
+  })
+end
+
+-- SPRINT for a seed, trained (or resumed, or reused) in run_dir: labels refreshed every rho
+-- epochs by enrichment (unless enrich = "none" or there is no intent loss), Stage 1's hard
+-- negatives beside a random one when hard_neg. Returns the model and train.fit's result.
+function M.train_sprint(ds, cfg, loaded, seed, run_dir)
+  local sm = M.sprint_model(ds, cfg, loaded, seed)
+  local extra = {}
+  if cfg.intent_loss and cfg.enrich ~= "none" then
+    extra.hooks = sm:hooks(ds, { every = cfg.rho, k = cfg.k, mode = cfg.enrich, max_len = cfg.max_len, seed = seed })
+  end
+  if cfg.hard_neg then
+    if cfg.n_neg ~= 1 then error("stage 2: hard_neg gives one random and one hard negative: set n_neg = 1", 0) end
+    extra.n_hard_neg, extra.hard_negatives = 1, loaded.hard_negatives
+  end
+  local result = require("sprint.train").fit(sm, ds, fit_options(cfg, seed, run_dir, extra))
+  return sm, result
+end
+
+-- The test split's full ranking for a trained model (a backbone or SPRINT: encode_last).
+function M.test(model, ds, cfg)
+  return require("sprint.eval").rank(function(ctx, b) return model:encode_last(ctx, b.seq, b.last) end, ds, {
+    split = "test", max_len = cfg.max_len, ties = cfg.ties, mask_session_items = cfg.mask_session_items,
+  })
+end
+
+return M
