@@ -32,6 +32,11 @@ static void usage(FILE *f) {
         "                 (a config file returns a table and sits between the two)\n"
         "  version        print the sprint, LuaJIT and BLAS versions\n"
         "  help           print this message\n"
+        "  data ...       prepare, inspect and verify datasets\n"
+        "  llm ...        check the LLM endpoint, report the ledger\n"
+        "  show-session RUN_DIR SESSION [--set seed=N]\n"
+        "                 a test session of a recipes/sprint.lua run: its items, predicted\n"
+        "                 intents and the target's rank with and without them\n"
         "  <name> ...     run the Lua subcommand lua/sprint/cli/<name>.lua, if it exists\n"
         "\n"
         "environment: SPRINT_LUA_DIR (Lua library, default " SPRINT_SOURCE_DIR "/lua),\n"
@@ -228,12 +233,13 @@ static int cmd_version(void) {
   return 0;
 }
 
-/* `sprint NAME args...`: runs the Lua module sprint.cli.NAME, which returns a function
+/* `sprint NAME args...`: runs the Lua module sprint.cli.NAME (a '-' in NAME is '_' in the
+ * module's name: show-session is sprint.cli.show_session), which returns a function
  * main(args) -> exit code (nil means 0). Returns -1 when no such module exists. */
 static const char *lua_dispatch =
     "local name, args = ...\n"
-    "if not name:match('^[%w_]+$') then return -1 end\n"
-    "local mod = 'sprint.cli.' .. name\n"
+    "if not name:match('^[%w_%-]+$') then return -1 end\n"
+    "local mod = 'sprint.cli.' .. name:gsub('%-', '_')\n"
     "if not package.searchpath(mod, package.path) then return -1 end\n"
     "SPRINT_CLI.command = name\n"
     "SPRINT_CLI.args = args\n"

@@ -41,11 +41,7 @@ local cfg = sprint.config(defaults, { spec = spec })
 local proto = sprint.protocol.apply(cfg)
 sprint.set_num_threads(cfg.threads)
 
-local prep = {}
-if cfg.tie_order ~= "input" then prep.tie_order = cfg.tie_order end
-if not cfg.filter_unseen_eval then prep.filter_unseen_eval = false end
-if cfg.planted_sessions > 0 then prep.n_sessions = cfg.planted_sessions end
-local ds = sprint.data.load(cfg.dataset, next(prep) and prep or nil)
+local ds = stage2.load_data(cfg)
 print(string.format("sprint %s | %s: %d sessions, %d items | %s + SPRINT | blas: %s", sprint.version(), cfg.dataset,
   ds:n_sessions(), ds:n_items(), cfg.backbone, sprint.blas_info()))
 print(proto.summary)

@@ -14,30 +14,7 @@ usage: sprint data list
        sprint data show NAME SESSION_KEY|INDEX [--set key=value ...]
        sprint data verify NAME]]
 
--- Splits args into positional words and --set overrides.
-local function parse(args)
-  local words, set = {}, {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local kv = a:match("^%-%-set=(.*)$")
-    if a == "--set" then
-      i = i + 1
-      kv = args[i]
-    end
-    if kv then
-      local k, v = kv:match("^([%w_]+)=(.*)$")
-      if not k then error("--set needs key=value, got '" .. tostring(kv) .. "'", 0) end
-      set[k] = v
-    elseif a:sub(1, 2) == "--" then
-      error("unknown option " .. a, 0)
-    else
-      words[#words + 1] = a
-    end
-    i = i + 1
-  end
-  return words, set
-end
+local parse = require("sprint.cli.args").words_and_set
 
 local function print_report(ds)
   for _, line in ipairs(ds:report()) do print("  " .. line) end

@@ -23,6 +23,17 @@ M.SPEC = {
   k = "int>=0", rho = "int>=1", tau = "number in [0, 1]", intent_dropout = "number in [0, 1)",
 }
 
+-- The dataset as the recipe's settings prepare it (the protocol's tie order and unseen-item
+-- filter; planted_sessions for the planted generator); only what differs from the registry's
+-- preparation is passed, so the default shares its cache.
+function M.load_data(cfg)
+  local prep = {}
+  if cfg.tie_order and cfg.tie_order ~= "input" then prep.tie_order = cfg.tie_order end
+  if cfg.filter_unseen_eval == false then prep.filter_unseen_eval = false end
+  if (cfg.planted_sessions or 0) > 0 then prep.n_sessions = cfg.planted_sessions end
+  return require("sprint.data").load(cfg.dataset, next(prep) and prep or nil)
+end
+
 -- The backbone for a seed, in a fresh parameter store (the recipe's model settings).
 function M.backbone(ds, cfg, seed)
   local sprint = require "sprint"
@@ -87,6 +98,32 @@ function M.train_sprint(ds, cfg, loaded, seed, run_dir)
   end
   local result = require("sprint.train").fit(sm, ds, fit_options(cfg, seed, run_dir, extra))
   return sm, result
+end
+
+-- A finished recipes/sprint.lua run read back: its settings (dir/config.lua, read as data in
+-- an empty environment), the dataset, Stage 1's output, and for a seed the trained backbone and
+-- SPRINT models (their best parameters). Nothing here calls an LLM.
+function M.open_run(dir, seed)
+  local path = dir .. "/config.lua"
+  local chunk, err = loadfile(path)
+  if not chunk then error("stage 2: " .. tostring(err) .. " (is " .. dir .. " a recipes/sprint.lua run?)", 0) end
+  setfenv(chunk, {})
+  local ok, cfg = pcall(chunk)
+  if not ok or type(cfg) ~= "table" then error("stage 2: " .. path .. " is not a settings table: " .. tostring(cfg), 0) end
+  for k, v in pairs(M.DEFAULTS) do if cfg[k] == nil then cfg[k] = v end end
+  seed = seed or cfg.seed or 1
+  local ds = M.load_data(cfg)
+  local loaded = require("sprint.intents").load(cfg.stage1_dir ~= "" and cfg.stage1_dir or (dir .. "/stage1/stage1"))
+  local backbone, P = M.backbone(ds, cfg, seed)
+  local sm = M.sprint_model(ds, cfg, loaded, seed)
+  for _, m in ipairs({ { P, dir .. "/backbone/seed-" .. seed }, { sm.params, dir .. "/sprint/seed-" .. seed } }) do
+    local file = m[2] .. "/best.params"
+    local f = io.open(file, "rb")
+    if not f then error("stage 2: " .. file .. " is missing: seed " .. seed .. " has not finished training in " .. dir, 0) end
+    f:close()
+    m[1]:load(file)
+  end
+  return { cfg = cfg, ds = ds, loaded = loaded, backbone = backbone, sprint = sm, seed = seed }
 end
 
 -- The test split's full ranking for a trained model (a backbone or SPRINT: encode_last).

@@ -1,0 +1,76 @@
+-- test_sprint_recipe.lua — recipes/sprint.lua end to end on planted data in a smoke setting
+-- (2 seeds, a few epochs, a small model): Stage 1 with the offline stand-in, Backbone and
+-- SPRINT rows in Markdown, CSV and JSON with the seed-paired test; a rerun that reuses the
+-- finished Stage 1 with the LLM cache deleted and a dead endpoint gives the same test ranks
+-- (inference never reads the LLM cache or calls an LLM); `sprint show-session` on the run.
+local h = require "helpers"
+local S = require "llm_support"
+local report = require "sprint.report"
+local q, tmpdir, slurp = S.q, S.tmpdir, S.read
+
+local tests = {}
+
+local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=4 --set dim=16"
+  .. " --set max_len=10 --set warmup_epochs=3 --set rho=2 --set batch_size=128 --set threads=1"
+
+local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
+
+local function sprint_run(dir, extra, env)
+  return S.run((env or CLEAN) .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " run recipes/sprint.lua"
+    .. SMOKE .. " --set run_dir=" .. q(dir .. "/runs") .. (extra or ""))
+end
+
+local function ranks_of(results, method)
+  for _, m in ipairs(results.methods) do
+    if m.name == method then
+      local out = {}
+      for i, run in ipairs(m.runs) do out[i] = table.concat(run.ranks, ",") end
+      return out
+    end
+  end
+end
+
+function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
+  local dir = tmpdir()
+  local rc, out, err = sprint_run(dir)
+  h.eq(rc, 0, err)
+  h.truthy(out:find("offline stand-in", 1, true), "Stage 1 says its answers came from the stand-in")
+  local run = dir .. "/runs/planted-sasrec"
+  local md, csv = slurp(run .. "/results.md"), slurp(run .. "/results.csv")
+  h.truthy(md and md:find("| Backbone |", 1, true) and md:find("| SPRINT |", 1, true), tostring(md))
+  h.truthy(md:find("paired t-test over the seeds", 1, true), md)
+  h.truthy(csv and csv:find("\nSPRINT,NDCG@10,", 1, true), tostring(csv))
+  local results = report.read(run .. "/results.json")
+  local sprint_ranks, backbone_ranks = ranks_of(results, "SPRINT"), ranks_of(results, "Backbone")
+  h.eq(#sprint_ranks, 2, "two seeds")
+  h.truthy(sprint_ranks[1] ~= backbone_ranks[1], "SPRINT ranks differently from the backbone")
+  h.truthy(slurp(run .. "/timing.json"), "timings written")
+  h.truthy(slurp(run .. "/sprint/seed-1/checkpoint/state.json"):find('"extra":"extra%-'), "labels in the checkpoint")
+
+  -- LLM-free inference: no cache, a dead endpoint, Stage 1 reused from its files
+  os.remove(run .. "/stage1/llm.sqlite")
+  local dead = CLEAN .. "SPRINT_LLM_BASE_URL=http://127.0.0.1:9/v1 SPRINT_LLM_MODEL=none "
+  rc, out, err = sprint_run(dir, " --set stage1_dir=" .. q(run .. "/stage1/stage1"), dead)
+  h.eq(rc, 0, err)
+  h.truthy(out:find("stage 1: reusing", 1, true), out)
+  h.truthy(slurp(run .. "/stage1/llm.sqlite") == nil, "nothing made a new LLM cache")
+  local again = report.read(run .. "/results.json")
+  h.eq(table.concat(ranks_of(again, "SPRINT"), ";"), table.concat(sprint_ranks, ";"), "the same SPRINT test ranks")
+  h.eq(table.concat(ranks_of(again, "Backbone"), ";"), table.concat(backbone_ranks, ";"))
+
+  -- the case study on the first test session
+  local first
+  for i, s in ipairs(results.methods[1].runs[1].sessions) do first = first or s end
+  rc, out, err = S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " show-session "
+    .. q(run) .. " " .. first .. " --set seed=2")
+  h.eq(rc, 0, err)
+  for _, want in ipairs({ "seed 2: test session", "target (held out):", "predicted intents", "backbone alone",
+                          "SPRINT with intents" }) do
+    h.truthy(out:find(want, 1, true), "show-session prints '" .. want .. "': " .. out)
+  end
+  rc, _, err = S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " show-session " .. q(run) .. " 1")
+  h.truthy(rc ~= 0 and err:find("the case study shows test sessions", 1, true), err)
+  os.execute("rm -rf " .. q(dir))
+end
+
+return tests
