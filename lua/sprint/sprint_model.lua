@@ -118,19 +118,10 @@ function SprintModel:enrich_batch(ctx, b, rows, opts)
   end)
 end
 
--- Relabels every training session (one example each: the whole session) by enrichment, in the
--- batches' order of `epoch`, in a private context in evaluation mode (no dropout; the training
--- context's rng is untouched). opts: k, mode, batch_size (256), max_len (50), seed (1).
+-- Collaborative enrichment's schedule (sprint.intents.enrich): relabel every training session
+-- now (refresh_labels), or every rho epochs through train.fit's hooks (hooks).
 function SprintModel:refresh_labels(ds, epoch, opts)
-  opts = opts or {}
-  if not self.labels then error("sprint_model:refresh_labels: the model has no label store", 2) end
-  local sprint = require "sprint"
-  self._refresh_batches = self._refresh_batches or ds:batches { split = "train", batch_size = opts.batch_size or 256,
-    max_len = opts.max_len or 50, prefix_augment = false, n_uniform_neg = 0, seed = opts.seed or 1 }
-  self._refresh_ctx = self._refresh_ctx or sprint.ctx(opts.seed or 1)
-  local ctx = self._refresh_ctx
-  ctx:eval()
-  return self.labels:refresh(self, ctx, self._refresh_batches, { epoch = epoch, k = opts.k, mode = opts.mode })
+  return require("sprint.intents.enrich").refresh(self, ds, epoch, opts)
 end
 
 -- The label store is the model's state outside its parameters (the predictor's weights are in
@@ -150,14 +141,8 @@ function SprintModel:load_state(path)
   self.labels:copy_from(saved)
 end
 
--- The hooks for sprint.train.fit: every rho epochs (opts.every, default 5 as in the paper) the
--- labels are refreshed (refresh_labels with opts' k, mode, batch_size, max_len, seed).
 function SprintModel:hooks(ds, opts)
-  opts = opts or {}
-  return {
-    every = opts.every or 5,
-    on_every = function(epoch) self:refresh_labels(ds, epoch, opts) end,
-  }
+  return require("sprint.intents.enrich").hooks(self, ds, opts)
 end
 
 function SprintModel:__tostring()

@@ -10,6 +10,7 @@ local M = {
   evidence = require "sprint.intents.evidence",
   select = require "sprint.intents.select",
   labels = require "sprint.intents.labels",
+  enrich = require "sprint.intents.enrich",
   stage2 = require "sprint.intents.stage2",
 }
 
