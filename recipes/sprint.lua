@@ -6,7 +6,10 @@
 --   build/sprint run recipes/sprint.lua --set dataset=beauty --set backbone=sasrec
 --   build/sprint run recipes/sprint.lua --set backbone=bert4rec --set protocol=paper
 --   build/sprint run recipes/sprint.lua --set stage1_dir=runs/intents/beauty-sasrec-uncertainty-r0.1/stage1
+--   build/sprint run recipes/sprint.lua --set hard_neg=false   # a variant: same backbone rows and Stage 1
 -- Every step resumes from its files: a rerun skips finished seeds and a killed one continues.
+-- A variant (any Stage 2 setting given explicitly) shares the run's backbone rows and Stage 1;
+-- its SPRINT runs and table go to sprint-<variant>/ and results-<variant>.{md,csv,json}.
 -- Without an LLM endpoint, Stage 1's answers come from the offline stand-in (it says so).
 local sprint = require "sprint"
 local intents = require "sprint.intents"
@@ -49,7 +52,17 @@ print(proto.summary)
 local dir = string.format("%s/%s-%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
   proto.name ~= "default" and ("-" .. proto.name) or "")
 intents.files.mkdir(dir)
-intents.files.write_atomic(dir .. "/config.lua", sprint.config.dump(cfg) .. "\n")
+-- the Stage 2 settings given explicitly name the variant
+local changed = {}
+for k in pairs(stage2.DEFAULTS) do
+  if sprint.config.origin(cfg, k) ~= "default" then changed[#changed + 1] = k .. "=" .. tostring(cfg[k]) end
+end
+table.sort(changed)
+local variant = #changed > 0 and table.concat(changed, ",") or nil
+local sprint_dir = variant and ("sprint-" .. variant) or "sprint"
+local results_name = variant and ("results-" .. variant) or "results"
+intents.files.write_atomic(dir .. "/" .. (variant and ("config-" .. variant) or "config") .. ".lua",
+  sprint.config.dump(cfg) .. "\n")
 
 -- Stage 1: the LLM's intents for the hard sessions (the only place an LLM is called)
 local loaded
@@ -68,7 +81,8 @@ print(string.format("stage 2: %d intents, %d sessions with LLM intents, %d with 
 -- Stage 2 and the backbone, seed by seed
 local name = ({ sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" })[cfg.backbone]
 local rep = sprint.report.new { title = string.format("%s, %s: Backbone and SPRINT (test split, full ranking, %s "
-  .. "ties; %s)", cfg.dataset, name, cfg.ties, proto.summary), baseline = "Backbone", pair = "seeds" }
+  .. "ties; %s%s)", cfg.dataset, name, cfg.ties, proto.summary, variant and ("; SPRINT variant " .. variant) or ""),
+  baseline = "Backbone", pair = "seeds" }
 local timing = { Backbone = {}, SPRINT = {} }
 local function record(label, model, result, seed)
   local t0 = clock.now()
@@ -87,7 +101,7 @@ for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
   print(string.format("-- seed %d", s))
   local bb, bres = stage2.train_backbone(ds, cfg, s, string.format("%s/backbone/seed-%d", dir, s))
   record("Backbone", bb, bres, s)
-  local sm, sres = stage2.train_sprint(ds, cfg, loaded, s, string.format("%s/sprint/seed-%d", dir, s))
+  local sm, sres = stage2.train_sprint(ds, cfg, loaded, s, string.format("%s/%s/seed-%d", dir, sprint_dir, s))
   record("SPRINT", sm, sres, s)
 end
 
@@ -96,8 +110,8 @@ if paper then
   rep:reference("paper Backbone", paper.backbone, sprint.paper.SOURCE)
   rep:reference("paper SPRINT", paper.sprint, sprint.paper.SOURCE)
 end
-rep:write(dir)
-intents.files.write_atomic(dir .. "/timing.json", sprint.report.json(timing))
+rep:write(dir, results_name)
+intents.files.write_atomic(dir .. "/timing" .. (variant and ("-" .. variant) or "") .. ".json", sprint.report.json(timing))
 print()
 print(rep:markdown())
 local function med(label, key)
@@ -109,4 +123,4 @@ print(string.format("time (medians over seeds): epoch %.2f s backbone, %.2f s SP
   .. "backbone, %.2f s SPRINT (%.2fx)", med("Backbone", "epoch_seconds"), med("SPRINT", "epoch_seconds"),
   med("SPRINT", "epoch_seconds") / med("Backbone", "epoch_seconds"), med("Backbone", "test_seconds"),
   med("SPRINT", "test_seconds"), med("SPRINT", "test_seconds") / med("Backbone", "test_seconds")))
-print("results: " .. dir .. "/results.{md,csv,json}, timing.json; settings: " .. dir .. "/config.lua")
+print(string.format("results: %s/%s.{md,csv,json}; SPRINT runs in %s/%s", dir, results_name, dir, sprint_dir))

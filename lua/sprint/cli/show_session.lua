@@ -5,10 +5,11 @@
 -- its intents, and under the same SPRINT model without them (h instead of h_tilde). No LLM is
 -- called: everything comes from the trained models.
 --   sprint show-session runs/sprint/beauty-sasrec 12345 [--set seed=2] [--set top=8]
+--   sprint show-session runs/sprint/beauty-sasrec 12345 --set variant=hard_neg=false
 local ffi = require "ffi"
 local parse = require("sprint.cli.args").words_and_set
 
-local USAGE = "usage: sprint show-session RUN_DIR SESSION_KEY|INDEX [--set seed=N] [--set top=N]"
+local USAGE = "usage: sprint show-session RUN_DIR SESSION_KEY|INDEX [--set seed=N] [--set top=N] [--set variant=NAME]"
 
 -- The rank of item `target` among all items for one row of scores h (1, e) . table (V, e)^T,
 -- rows 1..n of the table being the items (pessimistic ties: every tie ranks above the target).
@@ -44,7 +45,7 @@ return function(args)
   local sprint = require "sprint"
   local seed = set.seed and tonumber(set.seed)
   local top = tonumber(set.top or "10")
-  local run = sprint.intents.stage2.open_run(dir, seed)
+  local run = sprint.intents.stage2.open_run(dir, seed, set.variant)
   local ds, cfg = run.ds, run.cfg
   local i = ds:find(which) or (tonumber(which) and math.floor(tonumber(which)))
   if not i or i < 1 or i > ds:n_sessions() then

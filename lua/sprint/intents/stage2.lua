@@ -102,9 +102,10 @@ end
 
 -- A finished recipes/sprint.lua run read back: its settings (dir/config.lua, read as data in
 -- an empty environment), the dataset, Stage 1's output, and for a seed the trained backbone and
--- SPRINT models (their best parameters). Nothing here calls an LLM.
-function M.open_run(dir, seed)
-  local path = dir .. "/config.lua"
+-- SPRINT models (their best parameters); variant: a SPRINT variant's name (its settings in
+-- config-<variant>.lua, its runs in sprint-<variant>/). Nothing here calls an LLM.
+function M.open_run(dir, seed, variant)
+  local path = dir .. "/" .. (variant and ("config-" .. variant) or "config") .. ".lua"
   local chunk, err = loadfile(path)
   if not chunk then error("stage 2: " .. tostring(err) .. " (is " .. dir .. " a recipes/sprint.lua run?)", 0) end
   setfenv(chunk, {})
@@ -116,7 +117,7 @@ function M.open_run(dir, seed)
   local loaded = require("sprint.intents").load(cfg.stage1_dir ~= "" and cfg.stage1_dir or (dir .. "/stage1/stage1"))
   local backbone, P = M.backbone(ds, cfg, seed)
   local sm = M.sprint_model(ds, cfg, loaded, seed)
-  for _, m in ipairs({ { P, dir .. "/backbone/seed-" .. seed }, { sm.params, dir .. "/sprint/seed-" .. seed } }) do
+  for _, m in ipairs({ { P, dir .. "/backbone/seed-" .. seed }, { sm.params, dir .. "/" .. (variant and ("sprint-" .. variant) or "sprint") .. "/seed-" .. seed } }) do
     local file = m[2] .. "/best.params"
     local f = io.open(file, "rb")
     if not f then error("stage 2: " .. file .. " is missing: seed " .. seed .. " has not finished training in " .. dir, 0) end
