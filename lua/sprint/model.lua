@@ -207,8 +207,10 @@ function Backbone:cloze(ctx, b, rows)
   return masked, labels
 end
 
--- BERT4Rec's cloze loss: predict the masked items of whole sessions over all items.
-local function cloze_loss(self, ctx, b, rows)
+-- BERT4Rec's cloze task on a batch, up to the hidden states: the whole sessions masked
+-- (cloze), encoded, and the hidden state of every masked position. Returns h (n, d), the
+-- masked items (n, int32) and each position's batch row (n, int32), arena tensors.
+function Backbone:cloze_states(ctx, b, rows)
   local masked, labels = self:cloze(ctx, b, rows)
   local B, L = masked:shape()[1], masked:shape()[2]
   local last = ctx:tensor({ B }, "i32")
@@ -219,15 +221,26 @@ local function cloze_loss(self, ctx, b, rows)
   local lab = labels:data()
   local n = 0
   for i = 0, B * L - 1 do if lab[i] >= 0 then n = n + 1 end end
-  local pos, tgt = ctx:tensor({ n }, "i32"), ctx:tensor({ n }, "i32")
-  local pd, td = pos:data(), tgt:data()
+  local pos, tgt, row = ctx:tensor({ n }, "i32"), ctx:tensor({ n }, "i32"), ctx:tensor({ n }, "i32")
+  local pd, td, rd = pos:data(), tgt:data(), row:data()
   local k = 0
   for i = 0, B * L - 1 do
-    if lab[i] >= 0 then pd[k], td[k], k = i, lab[i], k + 1 end
+    if lab[i] >= 0 then pd[k], td[k], rd[k], k = i, lab[i], math.floor(i / L), k + 1 end
   end
   local flat = ctx:reshape(hseq, { B * L, hseq:shape()[3] })
-  local h = ctx:embedding(flat, pos)                             -- (n, d) rows of h_seq
-  return ce_loss(self, ctx, h, tgt, n)
+  return ctx:embedding(flat, pos), tgt, row                      -- (n, d) rows of h_seq
+end
+
+-- Softmax cross-entropy of representations h (n, d) against items (n), through the output
+-- head when there is one (BERT4Rec's cloze loss on its masked positions, or on SPRINT's h_tilde).
+function Backbone:ce(ctx, h, items, n)
+  return ce_loss(self, ctx, h, items, n or items:shape()[1])
+end
+
+-- BERT4Rec's cloze loss: predict the masked items of whole sessions over all items.
+local function cloze_loss(self, ctx, b, rows)
+  local h, tgt = self:cloze_states(ctx, b, rows)
+  return ce_loss(self, ctx, h, tgt, tgt:shape()[1])
 end
 
 -- The training loss on a batch from ds:batches{...} (rows: the real rows of the batch).

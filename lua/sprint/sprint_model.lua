@@ -82,22 +82,33 @@ function SprintModel:encode_last(ctx, seq, last)
 end
 
 -- Eq. 17 on a batch from ds:batches{...} (batch.session gives each row's session, whose labels
--- all its prefix examples share). Returns the loss and its parts { rec, intent, ortho, cloze }
--- (scalar tensors; a switched-off term is absent). BERT4Rec keeps its own cloze loss over the
--- whole sessions and adds L_rec of h_tilde at the [MASK] appended to each session's input
--- (softmax over all items through its output head): two encoder passes per batch.
+-- all its prefix examples share). Returns the loss and its parts { rec, intent, ortho }
+-- (scalar tensors; a switched-off term is absent). BERT4Rec's L_rec is its own cloze loss
+-- computed on h_tilde: every masked position's hidden state h goes through the predictor and
+-- the fusion before the output head, and L_intent counts each masked position with its
+-- session's labels (one encoder pass, as the backbone alone).
 function SprintModel:loss(ctx, b, rows)
   rows = rows or b.seq:shape()[1]
-  local ht, _, _, logits = self:encode(ctx, b.seq, b.last)
-  local rec = self.backbone:rec_loss(ctx, ht, b, rows, 3)
+  local rec, logits, sessions, n
+  if self.backbone.kind == "bert4rec" then
+    local h, items, row = self.backbone:cloze_states(ctx, b, rows)
+    n = items:shape()[1]
+    local yhat
+    yhat, logits = self.predictor:relevance(ctx, h)
+    rec = self.backbone:ce(ctx, self.fusion and self.predictor:fuse(ctx, h, yhat) or h, items, n)
+    sessions = ctx:tensor({ n }, "i32")
+    local sd, rd, bs = sessions:data(), row:data(), b.session:data()
+    for i = 0, n - 1 do sd[i] = bs[rd[i]] end
+  else
+    local ht, _h, _yhat
+    ht, _h, _yhat, logits = self:encode(ctx, b.seq, b.last)
+    rec = self.backbone:rec_loss(ctx, ht, b, rows, 3)
+    sessions, n = b.session, rows
+  end
   local parts = { rec = rec }
   local loss = rec
-  if self.backbone.kind == "bert4rec" then
-    parts.cloze = self.backbone:loss(ctx, b, rows)
-    loss = ctx:add(loss, parts.cloze)
-  end
   if self.intent_loss then
-    local y, wts = self.labels:batch(ctx, b.session, rows)
+    local y, wts = self.labels:batch(ctx, sessions, n)
     parts.intent = self.predictor:loss(ctx, logits, y, wts)
     loss = ctx:add(loss, ctx:scale(parts.intent, self.lambda_intent))
   end

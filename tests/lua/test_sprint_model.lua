@@ -140,10 +140,10 @@ function tests.loss_is_the_sum_of_its_terms_and_switches_drop_them()
   h.truthy(n > 0 and n < rows, string.format("%d of %d rows labelled", n, rows))
 end
 
--- BERT4Rec: SPRINT reads h at the [MASK] appended to each session, scores h_tilde through the
--- output head, and keeps the cloze loss beside L_rec; with fusion off it ranks exactly as the
--- backbone does.
-function tests.bert4rec_ranks_h_tilde_through_its_head_and_keeps_its_cloze_loss()
+-- BERT4Rec: SPRINT ranks h_tilde of the [MASK] appended to the session through the output
+-- head (with fusion off exactly as the backbone ranks); its L_rec is the cloze loss on h_tilde
+-- of the masked positions (with fusion off exactly the backbone's cloze loss on the same masks).
+function tests.bert4rec_ranks_h_tilde_through_its_head_and_fuses_in_its_cloze_loss()
   local ds = planted()
   local loaded, Cn = stage1_like(ds)
   local function make(opts)
@@ -166,15 +166,23 @@ function tests.bert4rec_ranks_h_tilde_through_its_head_and_keeps_its_cloze_loss(
     for r = 1, rows do for k = 1, #a[r] do diff = math.max(diff, math.abs(a[r][k] - c[r][k])) end end
     if fusion then h.truthy(diff > 1e-4, "h_tilde through the head differs: " .. diff) else h.eq(diff, 0) end
   end
-  local sm = make { lambda_intent = 0.1 }
-  h.truthy(sm.whole_sessions, "one example per session, as BERT4Rec's own training")
   local wb = ds:batches { split = "train", batch_size = 32, max_len = 10, prefix_augment = false, n_uniform_neg = 1, seed = 3 }
   local wrows = wb:epoch(1)()
-  local ctx = sprint.ctx(2)
-  ctx:train(true)
-  local total, parts = sm:loss(ctx, wb, wrows)
-  h.truthy(parts.cloze and parts.rec and parts.intent and parts.ortho, "every term is there")
-  h.near(total:item(), parts.rec:item() + parts.cloze:item() + 0.1 * parts.intent:item() + 1e-3 * parts.ortho:item(), 1e-4)
+  local function rec_of(opts)
+    local sm = make(opts)
+    local ctx = sprint.ctx(2):eval() -- the same seed: the same masks
+    local total, parts = sm:loss(ctx, wb, wrows)
+    local ctx2 = sprint.ctx(2):eval()
+    return parts, total, sm.backbone:loss(ctx2, wb, wrows):item(), sm
+  end
+  local parts, _, cloze = rec_of { fusion = false, lambda_intent = 0.1 }
+  h.near(parts.rec:item(), cloze, 1e-6, "fusion off: L_rec is the backbone's cloze loss")
+  local parts2, total2, cloze2 = rec_of { lambda_intent = 0.1 }
+  h.truthy(math.abs(parts2.rec:item() - cloze2) > 1e-5, "fusion changes the cloze loss")
+  h.truthy(parts2.intent and parts2.ortho and parts2.intent:item() > 0, "every term is there")
+  h.near(total2:item(), parts2.rec:item() + 0.1 * parts2.intent:item() + 1e-3 * parts2.ortho:item(), 1e-5)
+  local sm = make { lambda_intent = 0.1 }
+  h.truthy(sm.whole_sessions, "one example per session, as BERT4Rec's own training")
   local res = sprint.train.fit(sm, ds, { epochs = 3, batch_size = 64, max_len = 10, lr = 3e-3, eval_every = 3,
                                          metric = "HR@10", log = quiet, hooks = sm:hooks(ds, { every = 2, max_len = 10 }) })
   h.truthy(res.history[3].loss < res.history[1].loss,
