@@ -25,12 +25,7 @@ local fail, arg, wrap_arena, wrap_view = lib.fail, tensor._arg, tensor._wrap_are
 local KNOWN = { dim = true, n_intents = true, tau = true, dropout = true, name = true, rng = true }
 local MODES = { both = 0, self = 1, neighbours = 2 }
 
-local function int_at_least(v, name, what, min)
-  if type(v) ~= "number" or v % 1 ~= 0 or v < min then
-    error(what .. ": '" .. name .. "' must be an integer >= " .. min .. ", got " .. tostring(v), 3)
-  end
-  return v
-end
+local int_at_least = require("sprint.spec").int_at_least -- errors at the caller's caller
 
 -- intent_model.new(P, opts): opts.dim and opts.n_intents (the pool's size) are required;
 -- tau (phi's threshold, default 0.5 as in the paper), dropout on g_S (default 0.2, the

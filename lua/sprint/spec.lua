@@ -129,4 +129,13 @@ function M.check(spec, v, cfg)
   return false, nil, allowed
 end
 
+-- An argument check for library functions: v must be an integer >= min; the error names the
+-- function (what) and the argument, at the level of whoever called that function.
+function M.int_at_least(v, name, what, min)
+  if type(v) ~= "number" or v % 1 ~= 0 or v < min then
+    error(what .. ": '" .. name .. "' must be an integer >= " .. min .. ", got " .. tostring(v), 3)
+  end
+  return v
+end
+
 return M

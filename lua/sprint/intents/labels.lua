@@ -19,12 +19,7 @@ M.Store = Store
 
 local MAGIC = "SPRINT-LABELS 1\n"
 
-local function int_at_least(v, name, what, min)
-  if type(v) ~= "number" or v % 1 ~= 0 or v < min then
-    error(what .. ": '" .. name .. "' must be an integer >= " .. min .. ", got " .. tostring(v), 3)
-  end
-  return v
-end
+local int_at_least = require("sprint.spec").int_at_least -- errors at the caller's caller
 
 -- labels.new(n_sessions, C): all labels 0, all weights 0.
 function M.new(n_sessions, C)
