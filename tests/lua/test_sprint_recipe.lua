@@ -83,6 +83,16 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
                           "SPRINT with intents" }) do
     h.truthy(out:find(want, 1, true), "show-session prints '" .. want .. "': " .. out)
   end
+  rc, out, err = S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " show-session "
+    .. q(run) .. " all --set variant=rho=2")
+  h.eq(rc, 0, err)
+  local hr = out:match("SPRINT with intents %(h_tilde%)%s+HR@10 ([%d.]+)")
+  h.truthy(hr, out)
+  -- seed 1's HR@10 from the table's run: the same model, the same ranking
+  for _, m in ipairs(results.methods) do
+    if m.name == "SPRINT" then h.near(tonumber(hr), m.runs[1].metrics["HR@10"], 1e-4) end
+  end
+  h.truthy(out:find("intents above tau", 1, true), out)
   rc, _, err = S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " show-session " .. q(run) .. " 1 --set variant=rho=2")
   h.truthy(rc ~= 0 and err:find("the case study shows test sessions", 1, true), err)
   os.execute("rm -rf " .. q(dir))

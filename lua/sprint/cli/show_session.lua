@@ -6,10 +6,11 @@
 -- called: everything comes from the trained models.
 --   sprint show-session runs/sprint/beauty-sasrec 12345 [--set seed=2] [--set top=8]
 --   sprint show-session runs/sprint/beauty-sasrec 12345 --set variant=hard_neg=false
+--   sprint show-session runs/sprint/beauty-sasrec all      # where the intents act, over the test split
 local ffi = require "ffi"
 local parse = require("sprint.cli.args").words_and_set
 
-local USAGE = "usage: sprint show-session RUN_DIR SESSION_KEY|INDEX [--set seed=N] [--set top=N] [--set variant=NAME]"
+local USAGE = "usage: sprint show-session RUN_DIR SESSION_KEY|INDEX|all [--set seed=N] [--set top=N] [--set variant=NAME]"
 
 -- The rank of item `target` among all items for one row of scores h (1, e) . table (V, e)^T,
 -- rows 1..n of the table being the items (pessimistic ties: every tie ranks above the target).
@@ -47,6 +48,22 @@ return function(args)
   local top = tonumber(set.top or "10")
   local run = sprint.intents.stage2.open_run(dir, seed, set.variant)
   local ds, cfg = run.ds, run.cfg
+  if which == "all" then
+    local u = sprint.intents.stage2.intent_usage(run)
+    print(string.format("%s, %s + SPRINT, seed %d: the %d test sessions", cfg.dataset, cfg.backbone, run.seed, u.sessions))
+    print(string.format("  intents above tau = %g (fused): %.2f per session of %d; %.1f %% of sessions have any; "
+      .. "mean top relevance %.3f", cfg.tau, u.fired_per_session, u.intents, 100 * u.share_with_intents,
+      u.mean_top_relevance))
+    for _, row in ipairs({ { "backbone alone", u.backbone }, { "SPRINT without intents (h)", u.without },
+                           { "SPRINT with intents (h_tilde)", u.with } }) do
+      print(string.format("  %-30s HR@10 %.4f  NDCG@10 %.4f", row[1], row[2]["HR@10"], row[2]["NDCG@10"]))
+    end
+    print(string.format("  with intents vs without: target ranked higher in %d sessions, lower in %d",
+      u.vs_without.better, u.vs_without.worse))
+    print(string.format("  with intents vs the backbone alone: higher in %d, lower in %d", u.vs_backbone.better,
+      u.vs_backbone.worse))
+    return 0
+  end
   local i = ds:find(which) or (tonumber(which) and math.floor(tonumber(which)))
   if not i or i < 1 or i > ds:n_sessions() then
     error(string.format("no session '%s' in %s (a session key, or an index 1..%d)", which, cfg.dataset, ds:n_sessions()), 0)

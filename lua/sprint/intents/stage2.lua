@@ -134,4 +134,55 @@ function M.test(model, ds, cfg)
   })
 end
 
+-- Where SPRINT's intents act, over the test split of an open run (open_run's result): how many
+-- intents pass phi's threshold per session (those are fused), the mean top relevance, and the
+-- target's rank with h_tilde (intents fused) against the same model's h (nothing fused), and
+-- against the backbone alone: HR@10, NDCG@10 and how many sessions rank better or worse.
+function M.intent_usage(run)
+  local eval = require "sprint.eval"
+  local sm, ds, cfg = run.sprint, run.ds, run.cfg
+  local n, fired, any, top = 0, 0, 0, 0
+  local function with(ctx, b)
+    local ht, _, yhat = sm:encode(ctx, b.seq, b.last)
+    local B, Cn = yhat:shape()[1], yhat:shape()[2]
+    local y, tg = yhat:data(), b.target:data()
+    for r = 0, B - 1 do
+      if tg[r] ~= 0 then
+        local k, best = 0, 0
+        for c = 0, Cn - 1 do
+          local v = y[r * Cn + c]
+          if v > cfg.tau then k = k + 1 end
+          if v > best then best = v end
+        end
+        n, fired, top = n + 1, fired + k, top + best
+        if k > 0 then any = any + 1 end
+      end
+    end
+    return sm.backbone:ranking(ctx, ht)
+  end
+  local function without(ctx, b)
+    local _, h = sm:encode(ctx, b.seq, b.last)
+    return sm.backbone:ranking(ctx, h)
+  end
+  local opts = { split = "test", max_len = cfg.max_len, ties = cfg.ties }
+  local rw, ro = eval.rank(with, ds, opts), eval.rank(without, ds, opts)
+  local rb = eval.rank(function(ctx, b) return run.backbone:encode_last(ctx, b.seq, b.last) end, ds, opts)
+  local function compare(a, b)
+    local better, worse = 0, 0
+    for i = 1, #a.ranks do
+      if a.ranks[i] < b.ranks[i] then better = better + 1 elseif a.ranks[i] > b.ranks[i] then worse = worse + 1 end
+    end
+    return better, worse
+  end
+  local vs_h_better, vs_h_worse = compare(rw, ro)
+  local vs_bb_better, vs_bb_worse = compare(rw, rb)
+  return {
+    sessions = n, intents = sm.predictor.n_intents, fired_per_session = fired / math.max(n, 1),
+    share_with_intents = any / math.max(n, 1), mean_top_relevance = top / math.max(n, 1),
+    with = rw.metrics, without = ro.metrics, backbone = rb.metrics,
+    vs_without = { better = vs_h_better, worse = vs_h_worse },
+    vs_backbone = { better = vs_bb_better, worse = vs_bb_worse },
+  }
+end
+
 return M
