@@ -69,6 +69,8 @@ for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
     seed = s, patience = cfg.patience, metric = cfg.metric, eval_every = cfg.eval_every,
     n_uniform_neg = cfg.n_neg, prefix_augment = cfg.prefix_augment, resume = cfg.resume,
     run_dir = string.format("%s/seed-%d", dir, s),
+    -- a rerun under other settings is refused rather than resumed from this directory
+    identity = sprint.intents.stage2.identity(cfg, s, sprint.intents.stage2.BACKBONE_KEYS),
   })
   local test = sprint.eval.rank(function(ctx, batch) return model:encode_last(ctx, batch.seq, batch.last) end, ds, {
     split = "test", max_len = cfg.max_len, ties = cfg.ties, mask_session_items = cfg.mask_session_items,

@@ -8,7 +8,8 @@
 --   local saved = ck:load()           -- nil when there is no checkpoint
 --   local best = ck:save_best(params, epoch)
 --   ck:commit { epoch =, params =, optimiser =, rng = sp_rng*, best = best or nil, loop =,
---               extra = function(path) ... end or nil }   -- the model's own state (labels-NNNN.bin)
+--               extra = function(path) ... end or nil,   -- the model's own state (extra-NNNN.bin)
+--               identity = "what was trained" or nil }   -- a resume under another identity is refused
 local ffi = require "ffi"
 local cjson = require "cjson.safe"
 local lib = require "sprint.lib"
@@ -174,8 +175,10 @@ function Checkpoint:load()
   for i, rec in ipairs(loop.history) do
     if type(rec) ~= "table" or rec.epoch ~= i then bad("'loop.history[" .. i .. "]' is not epoch " .. i .. "'s record") end
   end
+  if doc.identity ~= nil and type(doc.identity) ~= "string" then bad("'identity' must be a string") end
   self.files = files
-  return { epoch = epoch, files = files, rng_seed = seed, rng_counter = counter, loop = loop, path = path }
+  return { epoch = epoch, files = files, rng_seed = seed, rng_counter = counter, loop = loop, path = path,
+           identity = doc.identity }
 end
 
 -- The full path of a file the checkpoint names.
@@ -204,7 +207,7 @@ function Checkpoint:commit(c)
     format = M.FORMAT, version = M.VERSION, epoch = c.epoch,
     files = { model = files.model, adam = files.adam, best = files.best or NULL, extra = files.extra or NULL },
     rng = { seed = u64_string(c.rng.seed), counter = u64_string(c.rng.counter) },
-    loop = loop,
+    loop = loop, identity = c.identity,
   }) .. "\n"
   if C.sp_file_write_atomic(self.state_path, text, #text) ~= 0 then lib.fail("checkpoint: writing " .. self.state_path, 2) end
   local keep = {}

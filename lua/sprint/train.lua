@@ -46,7 +46,7 @@ function M.fit(model, ds, user_opts)
   for k, v in pairs(M.defaults) do o[k] = v end
   for k, v in pairs(user_opts or {}) do
     if M.defaults[k] == nil and k ~= "run_dir" and k ~= "hooks" and k ~= "evaluate" and k ~= "log"
-        and k ~= "hard_negatives" and k ~= "eval_ctx" then
+        and k ~= "hard_negatives" and k ~= "eval_ctx" and k ~= "identity" then
       error("train.fit: unknown option '" .. tostring(k) .. "'", 2)
     end
     o[k] = v
@@ -89,6 +89,24 @@ function M.fit(model, ds, user_opts)
   local ck = o.run_dir and checkpoint.open(o.run_dir .. "/checkpoint") or nil
   local best_file, best_copy -- the best model: a checkpoint file, or copies when there is no run_dir
   local saved = ck and o.resume and ck:load() or nil
+  -- identity: text naming what is trained (a recipe's model and training settings); a
+  -- checkpoint made under another identity is never resumed
+  if saved and o.identity and saved.identity == nil then
+    log("note: " .. saved.path .. " records no identity (an older checkpoint); resumed as it is")
+  elseif saved and o.identity and saved.identity ~= o.identity then
+    local function first_difference(a, b)
+      a, b = a or "", b or ""
+      local la, lb = {}, {}
+      for l in (a .. "\n"):gmatch("([^\n]*)\n") do la[#la + 1] = l end
+      for l in (b .. "\n"):gmatch("([^\n]*)\n") do lb[#lb + 1] = l end
+      for i = 1, math.max(#la, #lb) do
+        if la[i] ~= lb[i] then return string.format("'%s' there, '%s' now", la[i] or "", lb[i] or "") end
+      end
+      return "no identity there"
+    end
+    error(string.format("train.fit: %s was trained under other settings (%s); it is not resumed. Use another "
+      .. "run_dir, or resume = false to start afresh", saved.path, first_difference(saved.identity, o.identity)), 2)
+  end
   if saved then
     local ok, err = pcall(function()
       P:load(ck:path(saved.files.model))
@@ -178,6 +196,7 @@ function M.fit(model, ds, user_opts)
     state.history[#state.history + 1] = record
     if ck then
       ck:commit { epoch = epoch, params = P, optimiser = opt, rng = C.sp_ctx_rng(ctx._p), best = best_file, loop = state,
+                  identity = o.identity,
                   extra = model.save_state and function(path) model:save_state(path) end or nil }
     end
     log(string.format("epoch %3d  loss %.4f  %s %s  (%.2f s%s)%s", epoch, record.loss, o.metric,

@@ -73,6 +73,11 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
   h.eq(table.concat(ranks_of(report.read(run .. "/results-rho=2.json"), "SPRINT"), ";"), table.concat(sprint_ranks, ";"),
     "the default table is untouched")
 
+  -- a backbone setting changed in the same run directory: refused, not resumed
+  rc, _, err = sprint_run(dir, " --set stage1_dir=" .. q(run .. "/stage1/stage1") .. " --set lr=0.002", dead)
+  h.truthy(rc ~= 0 and err:find("trained under other settings ('lr = 0.001' there, 'lr = 0.002' now)", 1, true),
+    "rc " .. rc .. ": " .. err)
+
   -- the case study on the first test session
   local first
   for i, s in ipairs(results.methods[1].runs[1].sessions) do first = first or s end

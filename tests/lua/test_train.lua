@@ -70,6 +70,27 @@ function tests.resume_gives_the_numbers_of_an_uninterrupted_run()
   os.execute("rm -rf '" .. dir_a .. "' '" .. dir_b .. "'")
 end
 
+-- A checkpoint records the identity train.fit was given; a rerun under another identity is
+-- refused, naming the first line that differs, and never resumed; the same identity resumes.
+function tests.a_checkpoint_is_never_resumed_under_another_identity()
+  local ds = planted()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local opts = { epochs = 1, batch_size = 64, max_len = 10, lr = 3e-3, metric = "HR@10", log = quiet, run_dir = dir,
+                 identity = "seed = 7\nlr = 0.003" }
+  sprint.train.fit(model(ds, "sasrec", 7), ds, opts)
+  opts.epochs, opts.identity = 2, "seed = 7\nlr = 0.002"
+  h.raises("trained under other settings ('lr = 0.003' there, 'lr = 0.002' now)", sprint.train.fit,
+    model(ds, "sasrec", 7), ds, opts)
+  opts.identity = "seed = 7\nlr = 0.003"
+  local lines = {}
+  opts.log = function(l) lines[#lines + 1] = l end
+  local res = sprint.train.fit(model(ds, "sasrec", 7), ds, opts)
+  h.eq(res.epochs, 2)
+  h.truthy(lines[1]:find("resumed from", 1, true), lines[1])
+  os.execute("rm -rf '" .. dir .. "'")
+end
+
 function tests.early_stopping_keeps_the_best_model()
   local ds = planted()
   local m = model(ds, "gru4rec")

@@ -47,6 +47,23 @@ function M.backbone(ds, cfg, seed)
   return model, P
 end
 
+-- The settings that decide what a backbone run trains (not how long: epochs and patience may
+-- change and the run resume), and Stage 2's for SPRINT.
+M.BACKBONE_KEYS = { "dataset", "backbone", "dim", "layers", "heads", "dropout", "max_len", "lr", "l2", "loss",
+  "batch_size", "n_neg", "mask_prob", "mask_last_prob", "output_head", "metric", "eval_every", "tie_order",
+  "prefix_augment", "filter_unseen_eval", "planted_sessions" }
+
+-- The identity train.fit records in a checkpoint: "key = value" lines of the keys, the seed,
+-- and any extra lines; a rerun under other settings is refused rather than resumed.
+function M.identity(cfg, seed, keys, extra)
+  local lines = { "seed = " .. tostring(seed) }
+  for _, k in ipairs(keys) do
+    if cfg[k] ~= nil then lines[#lines + 1] = k .. " = " .. tostring(cfg[k]) end
+  end
+  for _, l in ipairs(extra or {}) do lines[#lines + 1] = l end
+  return table.concat(lines, "\n")
+end
+
 -- train.fit's options for a seed (the same for the backbone and SPRINT, but for the negatives).
 local function fit_options(cfg, seed, run_dir, extra)
   local o = {
@@ -63,7 +80,8 @@ end
 -- Returns the model and train.fit's result.
 function M.train_backbone(ds, cfg, seed, run_dir)
   local model = M.backbone(ds, cfg, seed)
-  local result = require("sprint.train").fit(model, ds, fit_options(cfg, seed, run_dir))
+  local result = require("sprint.train").fit(model, ds, fit_options(cfg, seed, run_dir,
+    { identity = M.identity(cfg, seed, M.BACKBONE_KEYS) }))
   return model, result
 end
 
@@ -96,6 +114,17 @@ function M.train_sprint(ds, cfg, loaded, seed, run_dir)
     if cfg.n_neg ~= 1 then error("stage 2: hard_neg gives one random and one hard negative: set n_neg = 1", 0) end
     extra.n_hard_neg, extra.hard_negatives = 1, loaded.hard_negatives
   end
+  local keys = {}
+  for _, k in ipairs(M.BACKBONE_KEYS) do keys[#keys + 1] = k end
+  local stage2_keys = {}
+  for k in pairs(M.DEFAULTS) do stage2_keys[#stage2_keys + 1] = k end
+  table.sort(stage2_keys)
+  for _, k in ipairs(stage2_keys) do keys[#keys + 1] = k end
+  local n_labelled, n_neg = 0, 0
+  for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
+  for _ in pairs(loaded.hard_negatives) do n_neg = n_neg + 1 end
+  extra.identity = M.identity(cfg, seed, keys, { string.format("stage 1 = %d intents, %d sessions labelled, %d with "
+    .. "hard negatives", loaded.pool:size(), n_labelled, n_neg) })
   local result = require("sprint.train").fit(sm, ds, fit_options(cfg, seed, run_dir, extra))
   return sm, result
 end
