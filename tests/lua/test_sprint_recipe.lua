@@ -88,6 +88,20 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
                           "SPRINT with intents" }) do
     h.truthy(out:find(want, 1, true), "show-session prints '" .. want .. "': " .. out)
   end
+  -- the ranks it prints are the evaluation's for that session and seed
+  local function rank_in(method)
+    for _, m in ipairs(results.methods) do
+      if m.name == method then
+        for _, run in ipairs(m.runs) do
+          if run.seed == 2 then
+            for i, sess in ipairs(run.sessions) do if sess == first then return run.ranks[i] end end
+          end
+        end
+      end
+    end
+  end
+  h.eq(tonumber(out:match("backbone alone%s+(%d+)")), rank_in("Backbone"), out)
+  h.eq(tonumber(out:match("SPRINT with intents%s+(%d+)")), rank_in("SPRINT"), out)
   rc, out, err = S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " show-session "
     .. q(run) .. " all --set variant=rho=2")
   h.eq(rc, 0, err)

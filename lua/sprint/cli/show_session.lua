@@ -12,21 +12,17 @@ local parse = require("sprint.cli.args").words_and_set
 
 local USAGE = "usage: sprint show-session RUN_DIR SESSION_KEY|INDEX|all [--set seed=N] [--set top=N] [--set variant=NAME]"
 
--- The rank of item `target` among all items for one row of scores h (1, e) . table (V, e)^T,
--- rows 1..n of the table being the items (pessimistic ties: every tie ranks above the target).
-local function rank_of(h, tab, target)
-  local e, V = h:shape()[2], tab:shape()[1]
-  local hd, td = h:data(), tab:data()
-  local function score(j)
-    local s = 0
-    for k = 0, e - 1 do s = s + hd[k] * td[j * e + k] end
-    return s
+-- The target's rank in session i under each encoder, as the evaluation ranks it (the whole test
+-- split is ranked: a fraction of a second, and exactly the numbers of the run's table).
+local function ranks_in(run, i, encoders)
+  local eval = require "sprint.eval"
+  local out = {}
+  for name, encode in pairs(encoders) do
+    local res = eval.rank(encode, run.ds, { split = "test", max_len = run.cfg.max_len, ties = run.cfg.ties,
+                                           mask_session_items = run.cfg.mask_session_items })
+    for k, s in ipairs(res.sessions) do if s == i then out[name] = res.ranks[k] end end
   end
-  local st, above = score(target - 1), 0
-  for j = 0, V - 1 do
-    if j ~= target - 1 and score(j) >= st then above = above + 1 end
-  end
-  return above + 1
+  return out
 end
 
 local function item_text(ds, j)
@@ -85,13 +81,16 @@ return function(args)
   last:data()[0] = L - 1
 
   local sm = run.sprint
-  local ht, h, yhat = sm:encode(ctx, seq, last)
-  local hr, tr = sm.backbone:ranking(ctx, ht)
-  local with = rank_of(hr, tr, target)
-  local hw, tw = sm.backbone:ranking(ctx, h)
-  local without = rank_of(hw, tw, target)
-  local hb, tb = run.backbone:encode_last(ctx, seq, last)
-  local alone = rank_of(hb, tb, target)
+  local _, _, yhat = sm:encode(ctx, seq, last)
+  local r = ranks_in(run, i, {
+    with = function(c, b) return sm:encode_last(c, b.seq, b.last) end,
+    without = function(c, b)
+      local _, h = sm:encode(c, b.seq, b.last)
+      return sm.backbone:ranking(c, h)
+    end,
+    alone = function(c, b) return run.backbone:encode_last(c, b.seq, b.last) end,
+  })
+  local with, without, alone = r.with, r.without, r.alone
 
   print(string.format("%s, %s + SPRINT, seed %d: test session %s (index %d), %d items", cfg.dataset, cfg.backbone,
     run.seed, s.key, i, n))
@@ -110,7 +109,7 @@ return function(args)
   end
   local labelled = run.loaded.intents[i]
   if labelled then print("LLM intents in Stage 1 (a training session would have them): " .. table.concat(labelled, ", ")) end
-  print(string.format("rank of the target among %d items (pessimistic ties):", ds:n_items()))
+  print(string.format("rank of the target among %d items (%s ties):", ds:n_items(), cfg.ties))
   print(string.format("  backbone alone            %6d", alone))
   print(string.format("  SPRINT without intents    %6d   (h: the same model, nothing fused)", without))
   print(string.format("  SPRINT with intents       %6d   (h_tilde = h + g)", with))
