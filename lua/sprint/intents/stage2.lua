@@ -23,6 +23,89 @@ M.SPEC = {
   k = "int>=0", rho = "int>=1", tau = "number in [0, 1]", intent_dropout = "number in [0, 1)",
 }
 
+-- The settings of a Stage 2 recipe (recipes/sprint.lua, recipes/ablation.lua): the backbone's
+-- (recipes/backbone.lua's), Stage 1's (recipes/intents.lua's) and Stage 2's, with what each may
+-- hold. Returns defaults and spec for sprint.config, both fresh tables (overrides merged).
+function M.recipe_settings(overrides)
+  local defaults = {
+    dataset = "beauty", backbone = "sasrec", seeds = 5, seed = 1, threads = 0,
+    -- the backbone (the paper's settings; see recipes/backbone.lua)
+    dim = 64, layers = 2, heads = 2, dropout = 0.2, max_len = 50, lr = 1e-3, l2 = 1e-4, loss = "",
+    batch_size = 256, n_neg = 1, mask_prob = 0.2, mask_last_prob = 1 / 11, output_head = true,
+    epochs = 200, patience = 10, metric = "NDCG@10", eval_every = 1,
+    ties = "pessimistic", mask_session_items = false,
+    protocol = "default", tie_order = "input", prefix_augment = true, filter_unseen_eval = true,
+    -- Stage 1 (recipes/intents.lua): reuse a finished one, or run it here with these settings
+    stage1_dir = "", warmup_epochs = 30, selection = "uncertainty", hard_ratio = 0.10, rrf_k = 60,
+    pred_over = "session", domain = "", candidates = 5, max_tries = 3, concurrency = 16, pool_cap = 1000,
+    gip_max_intents = 40, prompts = "", batch = false, batch_results = "", progress = false, backbone_params = "",
+    -- generator settings for dataset = planted (0: the registry's)
+    planted_sessions = 0,
+    run_dir = "runs/sprint", resume = true,
+  }
+  local spec = {
+    warmup_epochs = "int>=1", selection = { "uncertainty", "random", "h_sess", "h_pred" },
+    hard_ratio = "number in [0, 1]", rrf_k = "number>0", pred_over = { "session", "catalogue" },
+    candidates = "int>=1", max_tries = "int>=1", concurrency = "int>=1", pool_cap = "int>=0",
+    gip_max_intents = "int>=1", planted_sessions = "int>=0",
+  }
+  for k, v in pairs(M.DEFAULTS) do defaults[k] = v end
+  for k, v in pairs(M.SPEC) do spec[k] = v end
+  for k, v in pairs(overrides or {}) do defaults[k] = v end
+  return defaults, spec
+end
+
+-- The run directory of a dataset, backbone and protocol: the backbone rows, Stage 1 and every
+-- SPRINT variant of it live there, whichever recipe made them.
+function M.run_dir(cfg, proto)
+  return string.format("%s/%s-%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
+    proto.name ~= "default" and ("-" .. proto.name) or "")
+end
+
+-- The name of a SPRINT variant: the Stage 2 settings given explicitly in cfg (origin not
+-- "default"), overridden by `row` (a recipe's own settings for one row), as sorted "k=v" joined
+-- by commas; nil for SPRINT as the defaults make it. Returns the name and cfg with row applied
+-- (a plain copy when row has settings).
+function M.variant(cfg, row)
+  local config = require "sprint.config"
+  local set = {}
+  for k in pairs(M.DEFAULTS) do
+    if config.origin(cfg, k) ~= "default" then set[k] = cfg[k] end
+  end
+  local out = cfg
+  if row and next(row) then
+    out = {}
+    for k, v in pairs(cfg) do out[k] = v end
+    for k, v in pairs(row) do
+      if M.DEFAULTS[k] == nil then error("stage 2: '" .. tostring(k) .. "' is not a Stage 2 setting", 2) end
+      out[k] = v
+      if v == M.DEFAULTS[k] then set[k] = nil else set[k] = v end
+    end
+  end
+  local parts = {}
+  for k, v in pairs(set) do parts[#parts + 1] = k .. "=" .. tostring(v) end
+  table.sort(parts)
+  return #parts > 0 and table.concat(parts, ",") or nil, out
+end
+
+-- Stage 1's output for a recipe: a finished one (cfg.stage1_dir) or one run in dir/stage1.
+function M.stage1(ds, cfg, dir)
+  local intents = require "sprint.intents"
+  local loaded
+  if cfg.stage1_dir ~= "" then
+    loaded = intents.load(cfg.stage1_dir)
+    print(string.format("stage 1: reusing %s (pool of %d intents)", cfg.stage1_dir, loaded.pool:size()))
+  else
+    loaded = intents.run_stage1(ds, cfg, dir .. "/stage1")
+  end
+  local n_labelled, n_neg = 0, 0
+  for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
+  for _ in pairs(loaded.hard_negatives) do n_neg = n_neg + 1 end
+  print(string.format("stage 2: %d intents, %d sessions with LLM intents, %d with hard negatives", loaded.pool:size(),
+    n_labelled, n_neg))
+  return loaded
+end
+
 -- The dataset as the recipe's settings prepare it (the protocol's tie order and unseen-item
 -- filter; planted_sessions for the planted generator); only what differs from the registry's
 -- preparation is passed, so the default shares its cache.
@@ -127,6 +210,32 @@ function M.train_sprint(ds, cfg, loaded, seed, run_dir)
     .. "hard negatives", loaded.pool:size(), n_labelled, n_neg) })
   local result = require("sprint.train").fit(sm, ds, fit_options(cfg, seed, run_dir, extra))
   return sm, result
+end
+
+-- Ranks a trained model on the test split and adds it to a report as `label` for `seed`; its
+-- median epoch time and the ranking's time go to timing[label]. Prints one line.
+function M.record(rep, timing, label, model, result, seed, ds, cfg)
+  local clock = require "sprint.clock"
+  local t0 = clock.now()
+  local test = M.test(model, ds, cfg)
+  local epoch_seconds = {}
+  for _, r in ipairs(result.history) do epoch_seconds[#epoch_seconds + 1] = r.train_seconds end
+  timing[label] = timing[label] or {}
+  local t = { seed = seed, test_seconds = clock.now() - t0, epochs = result.epochs, best_epoch = result.best_epoch,
+              epoch_seconds = require("sprint.stats").median(epoch_seconds) }
+  table.insert(timing[label], t)
+  print(string.format("   %-8s seed %d: best epoch %d of %d; test HR@10 %.4f NDCG@10 %.4f (median epoch %.2f s, "
+    .. "test ranking %.2f s)", label, seed, result.best_epoch, result.epochs, test.metrics["HR@10"],
+    test.metrics["NDCG@10"], t.epoch_seconds or 0, t.test_seconds))
+  rep:add(label, test, { seed = seed })
+  return test
+end
+
+-- The median over seeds of timing[label]'s `key` (epoch_seconds or test_seconds).
+function M.median_time(timing, label, key)
+  local xs = {}
+  for _, t in ipairs(timing[label] or {}) do xs[#xs + 1] = t[key] end
+  return require("sprint.stats").median(xs)
 end
 
 -- A finished recipes/sprint.lua run read back: its settings (dir/config.lua, read as data in
