@@ -1,12 +1,13 @@
 -- ablation.lua — the paper's Table 5 for one dataset and backbone: every row is a setting of the
 -- same Stage 2 code, trained over the same seeds against the same backbone rows and Stage 1:
 --   (A) the backbone alone
+--   (B) + LLM intents: one prompt per hard session (recipes/prompts/direct.txt), its intents
+--       taken as given, no pool in the prompt, no P&C (so no hard negatives), no enrichment
 --   (C) + GIP and P&C: Stage 1's accepted intents as labels, no enrichment (enrich=none)
 --   (D) + self-enrichment: labels refreshed from each session's own prediction (enrich=self)
 --   (E) + neighbour-enrichment: from its neighbours' only (enrich=neighbours)
 --   SPRINT: both (Eq. 14, the default)
--- Row (B), LLM intents without the pool and without P&C (one prompt per session, its intents
--- taken as given), needs a Stage 1 mode that is not built yet; the table says so.
+-- (B) and (C) differ in how the intents were made and in P&C's hard negatives, as in the paper.
 --   build/sprint run recipes/ablation.lua --set dataset=beauty --set backbone=sasrec
 -- It shares recipes/sprint.lua's run directory (run_dir, dataset, backbone, protocol): the
 -- backbone rows, Stage 1 and the full SPRINT rows that recipe trained are reused, and each row
@@ -26,6 +27,7 @@ print(string.format("sprint %s | %s: %d sessions, %d items | %s, ablation (Table
 print(proto.summary)
 
 local ROWS = {
+  { name = "(B) + LLM intents (no pool, no P&C)", set = { enrich = "none" }, stage1 = "direct" },
   { name = "(C) + GIP and P&C", set = { enrich = "none" } },
   { name = "(D) + self-enrichment", set = { enrich = "self" } },
   { name = "(E) + neighbour-enrichment", set = { enrich = "neighbours" } },
@@ -38,6 +40,7 @@ intents.files.mkdir(dir)
 intents.files.write_atomic(dir .. "/config-ablation" .. (common and ("-" .. common) or "") .. ".lua",
   sprint.config.dump(cfg) .. "\n")
 local loaded = stage2.stage1(ds, cfg, dir)
+local direct = stage2.stage1_direct(ds, cfg, dir, loaded)
 
 local name = ({ sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" })[cfg.backbone]
 local rep = sprint.report.new { title = string.format("%s, %s: ablation (Table 5; test split, full ranking, %s ties; "
@@ -50,8 +53,9 @@ for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
   stage2.record(rep, timing, "(A) Backbone", bb, bres, s, ds, cfg)
   for _, row in ipairs(ROWS) do
     local variant, rcfg = stage2.variant(cfg, row.set)
+    if row.stage1 then variant = "stage1=" .. row.stage1 .. (variant and ("," .. variant) or "") end
     local run = string.format("%s/%s/seed-%d", dir, variant and ("sprint-" .. variant) or "sprint", s)
-    local sm, res = stage2.train_sprint(ds, rcfg, loaded, s, run)
+    local sm, res = stage2.train_sprint(ds, rcfg, row.stage1 == "direct" and direct or loaded, s, run)
     stage2.record(rep, timing, row.name, sm, res, s, ds, rcfg)
   end
 end
@@ -61,5 +65,4 @@ rep:write(dir, results)
 intents.files.write_atomic(dir .. "/timing-" .. results .. ".json", sprint.report.json(timing))
 print()
 print(rep:markdown())
-print("(B) + LLM intents without pool and P&C: not run (Stage 1 has no single-prompt mode yet)")
 print(string.format("results: %s/%s.{md,csv,json}", dir, results))

@@ -1,6 +1,7 @@
 -- test_ablation_recipe.lua — recipes/ablation.lua in a smoke setting on planted data: Table 5's
 -- rows as settings of the same code, sharing recipes/sprint.lua's run directory (its backbone
--- and full SPRINT rows are reused, not retrained: the same ranks), every row over the seeds.
+-- and full SPRINT rows are reused, not retrained: the same ranks), every row over the seeds;
+-- row (B)'s single-prompt Stage 1 asks once per hard session and gives no hard negatives.
 local h = require "helpers"
 local S = require "llm_support"
 local report = require "sprint.report"
@@ -40,18 +41,27 @@ function tests.ablation_rows_are_settings_of_the_same_code_and_reuse_the_main_ru
   local abl = report.read(base .. "/ablation-rho=2.json")
   local names = {}
   for i, m in ipairs(abl.methods) do names[i] = m.name end
-  h.eq(table.concat(names, " | "), "(A) Backbone | (C) + GIP and P&C | (D) + self-enrichment | "
-    .. "(E) + neighbour-enrichment | SPRINT")
+  h.eq(table.concat(names, " | "), "(A) Backbone | (B) + LLM intents (no pool, no P&C) | (C) + GIP and P&C | "
+    .. "(D) + self-enrichment | (E) + neighbour-enrichment | SPRINT")
   h.eq(ranks(abl, "(A) Backbone"), ranks(main, "Backbone"))
   h.eq(ranks(abl, "SPRINT"), ranks(main, "SPRINT"))
   local seen = {}
-  for _, m in ipairs({ "(C) + GIP and P&C", "(D) + self-enrichment", "(E) + neighbour-enrichment", "SPRINT" }) do
+  for _, m in ipairs({ "(B) + LLM intents (no pool, no P&C)", "(C) + GIP and P&C", "(D) + self-enrichment",
+                       "(E) + neighbour-enrichment", "SPRINT" }) do
     local r = ranks(abl, m)
     h.truthy(r and not seen[r], m .. " trained as its own row")
     seen[r] = true
   end
   h.truthy(S.read(base .. "/sprint-enrich=none,rho=2/seed-2/checkpoint/state.json"), "row (C)'s runs")
-  h.truthy(out:find("(B) + LLM intents without pool and P&C: not run", 1, true), "row (B) is said to be missing")
+  -- row (B): one prompt per hard session, the same hard sessions as Stage 1's, intents as given
+  h.truthy(out:find("stage 1, one prompt per session (answers from offline stand-in", 1, true), out)
+  local journal = S.read(base .. "/stage1-direct/intents.jsonl")
+  local pc_journal = S.read(base .. "/stage1/stage1/intents.jsonl")
+  local _, n_direct = journal:gsub("\n", "")
+  local _, n_pc = pc_journal:gsub("\n", "")
+  h.eq(n_direct, n_pc, "one answer per hard session")
+  h.truthy(not journal:find('"hard_negatives":%[%d'), "no hard negatives without P&C")
+  h.truthy(S.read(base .. "/sprint-stage1=direct,enrich=none,rho=2/seed-1/checkpoint/state.json"), "row (B)'s runs")
   os.execute("rm -rf " .. q(dir))
 end
 

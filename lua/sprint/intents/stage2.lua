@@ -106,6 +106,36 @@ function M.stage1(ds, cfg, dir)
   return loaded
 end
 
+-- The ablation's row (B): intents from one prompt per hard session, taken as given
+-- (sprint.intents.direct), for the same hard sessions as the predict-and-correct Stage 1 whose
+-- output is `loaded` (its journal lists them), in dir/stage1-direct. Returns what
+-- sprint.intents.load gives for it.
+function M.stage1_direct(ds, cfg, dir, loaded)
+  local intents = require "sprint.intents"
+  local hard = {}
+  for i in pairs(loaded.records) do hard[#hard + 1] = i end
+  table.sort(hard)
+  local out = dir .. "/stage1-direct"
+  require("sprint.files").mkdir(out)
+  local client = require("sprint.llm").from_env(cfg, { catalogue = intents.catalogue(ds), cache = out .. "/llm.sqlite",
+                                                      run = "direct-" .. cfg.dataset })
+  local domain = cfg.domain ~= "" and cfg.domain or intents.stage1_runner.DOMAINS[cfg.dataset] or cfg.dataset
+  local ok, result = pcall(require("sprint.intents.direct").run, { ds = ds, hard = hard, dir = out, client = client,
+    domain = domain, templates = intents.templates.load(cfg.prompts), concurrency = cfg.concurrency })
+  client:close()
+  if not ok then error(result, 0) end
+  if not result.complete then
+    error(string.format("stage 1 (one prompt per session) in %s stopped with %d session(s) unanswered: %s; what was "
+      .. "answered is kept, a rerun asks the others", out, #result.unfinished, tostring(result.stopped)), 0)
+  end
+  local d = intents.load(out)
+  local n = 0
+  for _ in pairs(d.labels) do n = n + 1 end
+  print(string.format("stage 1, one prompt per session (answers from %s): %d hard sessions, %d with intents, pool of %d "
+    .. "distinct intents", client.name, #hard, n, d.pool:size()))
+  return d
+end
+
 -- The dataset as the recipe's settings prepare it (the protocol's tie order and unseen-item
 -- filter; planted_sessions for the planted generator); only what differs from the registry's
 -- preparation is passed, so the default shares its cache.

@@ -10,8 +10,10 @@ local files = require "sprint.files"
 
 local M = {}
 
--- name -> { required placeholders, optional placeholders }
+-- name -> { required placeholders, optional placeholders, optional_file: a prompts folder may
+-- lack it (only the ablation's single-prompt mode uses it; asking for it then is the error) }
 M.SPEC = {
+  direct = { required = { "domain", "session_items" }, optional = {}, optional_file = true },
   gip_init = { required = { "domain" }, optional = { "max_intents" } },
   pc = { required = { "domain", "session_items", "candidates", "intent_pool" }, optional = {} },
   feedback = { required = { "prediction" }, optional = { "intents" } },
@@ -61,13 +63,15 @@ function M.load(dir)
     if dir and dir ~= "" then
       path = dir .. "/" .. name .. ".txt"
       text = files.read(path)
-      if not text then error("prompt template " .. path .. ": no such file (the prompts folder must hold "
-        .. "gip_init.txt, pc.txt, feedback.txt and feedback_invalid.txt)", 0) end
+      if not text and not M.SPEC[name].optional_file then error("prompt template " .. path .. ": no such file (the "
+        .. "prompts folder must hold gip_init.txt, pc.txt, feedback.txt and feedback_invalid.txt)", 0) end
     else
       text, path = prompt.load(name)
     end
-    check(name, text, path)
-    self.text[name], self.path[name], self.sha256[name] = text, path, store.sha256(text)
+    if text then
+      check(name, text, path)
+      self.text[name], self.path[name], self.sha256[name] = text, path, store.sha256(text)
+    end
   end
   return self
 end
@@ -75,14 +79,18 @@ end
 -- Chat messages of template name filled with vars.
 function Set:messages(name, vars)
   local text = self.text[name]
-  if not text then error("templates: no template '" .. tostring(name) .. "'", 2) end
+  if not text then
+    error("templates: no template '" .. tostring(name) .. "'" .. (self.dir and (" in " .. self.dir) or ""), 2)
+  end
   return prompt.messages(prompt.render(text, vars, self.path[name]))
 end
 
 -- { name = {path, sha256} } for reports.
 function Set:describe()
   local out = {}
-  for name in pairs(M.SPEC) do out[name] = { path = self.path[name], sha256 = self.sha256[name] } end
+  for name in pairs(M.SPEC) do
+    if self.text[name] then out[name] = { path = self.path[name], sha256 = self.sha256[name] } end
+  end
   return out
 end
 

@@ -13,6 +13,7 @@ local json = require "sprint.llm.json"
 local prompt = require "sprint.llm.prompt"
 
 local M = {}
+local coin -- defined below (novel intents), used by pc and direct
 M.NAME = "offline stand-in"
 M.MODEL = "offline-stand-in"
 
@@ -213,6 +214,52 @@ local function gip(blocks, stats)
   return { intents = json.array(out) }
 end
 
+-- ---- novel intents ------------------------------------------------------------------------------
+
+-- Up to k intents coined from a session's items, best first: category phrases (shared by more
+-- items first, then deeper, then more frequent; the domain's root never), else the most common
+-- title word; "general browsing" when the items say nothing.
+coin = function(session, blocks, idf, k)
+  local count, depth, phrases = {}, {}, {}
+  for _, it in ipairs(session) do
+    for d, c in ipairs(it.cats) do
+      if not count[c] then phrases[#phrases + 1] = c end
+      count[c] = (count[c] or 0) + 1
+      depth[c] = math.max(depth[c] or 0, d)
+    end
+  end
+  local root = (blocks.domain or ""):lower():match("^%s*(.-)%s*$")
+  local key, out = {}, {}
+  for _, c in ipairs(phrases) do
+    if c ~= root then
+      key[c] = (count[c] >= 2 and 1000 or 0) + 10 * depth[c] + count[c]
+      out[#out + 1] = c
+    end
+  end
+  sorted_by(out, key, function(c) return c end)
+  for i = #out, k + 1, -1 do out[i] = nil end
+  if #out == 0 then
+    local tc, best, best_key = {}, nil, nil
+    for _, it in ipairs(session) do
+      for t in pairs(it.terms) do tc[t] = (tc[t] or 0) + 1 end
+    end
+    for t, c in pairs(tc) do
+      local kk = c * 100 + idf(t)
+      if not best or kk > best_key or (kk == best_key and t < best) then best, best_key = t, kk end
+    end
+    out[1] = best or "general browsing"
+  end
+  return out
+end
+
+-- ---- one prompt per session (the ablation's row without pool and P&C) --------------------------
+local function direct(blocks, stats)
+  local session = {}
+  for _, l in ipairs(lines_of(blocks.session_items)) do session[#session + 1] = parse_line(l) end
+  local idf = idf_fn(stats, session)
+  return { intents = json.array(coin(session, blocks, idf, 3)) }
+end
+
 -- ---- predict-and-correct ----------------------------------------------------------------------
 local function pc(blocks, failed, stats)
   local session, candidates = {}, {}
@@ -247,37 +294,7 @@ local function pc(blocks, failed, stats)
   end
   sorted_by(chosen, score, function(x) return x end)
   for i = #chosen, 4, -1 do chosen[i] = nil end
-  if #chosen == 0 then
-    -- a novel intent: the most specific category phrase shared by session items, else the
-    -- most common title word
-    local count, depth, phrases = {}, {}, {}
-    for _, it in ipairs(session) do
-      for d, c in ipairs(it.cats) do
-        if not count[c] then phrases[#phrases + 1] = c end
-        count[c] = (count[c] or 0) + 1
-        depth[c] = math.max(depth[c] or 0, d)
-      end
-    end
-    local root = (blocks.domain or ""):lower():match("^%s*(.-)%s*$")
-    local best, best_key
-    for _, c in ipairs(phrases) do
-      if c ~= root then
-        local key = (count[c] >= 2 and 1000 or 0) + 10 * depth[c] + count[c]
-        if not best or key > best_key or (key == best_key and c < best) then best, best_key = c, key end
-      end
-    end
-    if not best then
-      local tc = {}
-      for _, it in ipairs(session) do
-        for t in pairs(it.terms) do tc[t] = (tc[t] or 0) + 1 end
-      end
-      for t, c in pairs(tc) do
-        local key = c * 100 + idf(t)
-        if not best or key > best_key or (key == best_key and t < best) then best, best_key = t, key end
-      end
-    end
-    chosen[1] = best or "general browsing"
-  end
+  if #chosen == 0 then chosen[1] = coin(session, blocks, idf, 1)[1] end
 
   -- (2) prediction: candidates by the chosen intents they fit and by the rare terms they share
   -- with the session; failed predictions are out
@@ -322,7 +339,9 @@ function M.answer(messages, task, catalogue)
   first = first or {}
   local stats = stats_of(catalogue)
   local answer
-  if task == "pc" or (task == nil and first.candidates) then
+  if task == "direct" then
+    answer = direct(first, stats)
+  elseif task == "pc" or (task == nil and first.candidates) then
     answer = pc(first, failed, stats)
   elseif task == "gip_init" or (task == nil and first.domain) then
     answer = gip(first, stats)
