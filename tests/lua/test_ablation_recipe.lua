@@ -10,7 +10,7 @@ local q, tmpdir = S.q, S.tmpdir
 local tests = {}
 
 local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=4 --set dim=16"
-  .. " --set max_len=10 --set warmup_epochs=3 --set rho=2 --set batch_size=128 --set threads=1"
+  .. " --set max_len=10 --set rho=2 --set batch_size=128 --set threads=1"
 local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
 
 local function ranks(results, method)

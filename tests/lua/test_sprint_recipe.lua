@@ -12,7 +12,7 @@ local q, tmpdir, slurp = S.q, S.tmpdir, S.read
 local tests = {}
 
 local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=4 --set dim=16"
-  .. " --set max_len=10 --set warmup_epochs=3 --set rho=2 --set batch_size=128 --set threads=1"
+  .. " --set max_len=10 --set rho=2 --set batch_size=128 --set threads=1"
 
 local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
 
@@ -72,6 +72,14 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
   h.truthy(variant.title:find("SPRINT variant hard_neg=false,rho=2", 1, true), variant.title)
   h.eq(table.concat(ranks_of(report.read(run .. "/results-rho=2.json"), "SPRINT"), ";"), table.concat(sprint_ranks, ";"),
     "the default table is untouched")
+
+  -- a Stage 1 setting makes its own Stage 1 (other hard sessions) and SPRINT variant
+  rc, out, err = sprint_run(dir, " --set hard_ratio=0.05")
+  h.eq(rc, 0, err)
+  local _, n_hard = S.read(run .. "/stage1-hard_ratio=0.05/stage1/intents.jsonl"):gsub("\n", "")
+  local _, n_hard_default = S.read(run .. "/stage1/stage1/intents.jsonl"):gsub("\n", "")
+  h.truthy(n_hard > 0 and n_hard < n_hard_default, n_hard .. " hard sessions at 5 %, " .. n_hard_default .. " at 10 %")
+  h.truthy(S.read(run .. "/results-hard_ratio=0.05,rho=2.md"), "the variant's table")
 
   -- a backbone setting changed in the same run directory: refused, not resumed
   rc, _, err = sprint_run(dir, " --set stage1_dir=" .. q(run .. "/stage1/stage1") .. " --set lr=0.002", dead)

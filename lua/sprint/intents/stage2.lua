@@ -18,6 +18,13 @@ M.DEFAULTS = {
   intent_loss = true, ortho = true,
   hard_neg = true,       -- Eq. 16: one random and one Stage-1 hard negative per session (else two random)
 }
+-- Stage 1's settings that change what it gives Stage 2 (the hard sessions, the pool, the
+-- intents); a run that changes any of them has its own Stage 1 directory and SPRINT variant.
+M.STAGE1_DEFAULTS = {
+  warmup_epochs = 30, selection = "uncertainty", hard_ratio = 0.10, rrf_k = 60, pred_over = "session",
+  domain = "", candidates = 5, max_tries = 3, pool_cap = 1000, gip_max_intents = 40, prompts = "",
+}
+
 M.SPEC = {
   lambda_intent = "number>=0", lambda_ortho = "number>=0", enrich = { "both", "self", "neighbours", "none" },
   k = "int>=0", rho = "int>=1", tau = "number in [0, 1]", intent_dropout = "number in [0, 1)",
@@ -36,9 +43,8 @@ function M.recipe_settings(overrides)
     ties = "pessimistic", mask_session_items = false,
     protocol = "default", tie_order = "input", prefix_augment = true, filter_unseen_eval = true,
     -- Stage 1 (recipes/intents.lua): reuse a finished one, or run it here with these settings
-    stage1_dir = "", warmup_epochs = 30, selection = "uncertainty", hard_ratio = 0.10, rrf_k = 60,
-    pred_over = "session", domain = "", candidates = 5, max_tries = 3, concurrency = 16, pool_cap = 1000,
-    gip_max_intents = 40, prompts = "", batch = false, batch_results = "", progress = false, backbone_params = "",
+    -- (and M.STAGE1_DEFAULTS')
+    stage1_dir = "", concurrency = 16, batch = false, batch_results = "", progress = false, backbone_params = "",
     -- generator settings for dataset = planted (0: the registry's)
     planted_sessions = 0,
     run_dir = "runs/sprint", resume = true,
@@ -49,6 +55,7 @@ function M.recipe_settings(overrides)
     candidates = "int>=1", max_tries = "int>=1", concurrency = "int>=1", pool_cap = "int>=0",
     gip_max_intents = "int>=1", planted_sessions = "int>=0",
   }
+  for k, v in pairs(M.STAGE1_DEFAULTS) do defaults[k] = v end
   for k, v in pairs(M.DEFAULTS) do defaults[k] = v end
   for k, v in pairs(M.SPEC) do spec[k] = v end
   for k, v in pairs(overrides or {}) do defaults[k] = v end
@@ -62,41 +69,55 @@ function M.run_dir(cfg, proto)
     proto.name ~= "default" and ("-" .. proto.name) or "")
 end
 
--- The name of a SPRINT variant: the Stage 2 settings given explicitly in cfg (origin not
--- "default"), overridden by `row` (a recipe's own settings for one row), as sorted "k=v" joined
--- by commas; nil for SPRINT as the defaults make it. Returns the name and cfg with row applied
--- (a plain copy when row has settings).
+-- The name of a SPRINT variant: the Stage 1 and Stage 2 settings given explicitly in cfg
+-- (origin not "default"), overridden by `row` (a recipe's own settings for one row), as sorted
+-- "k=v" joined by commas; nil for SPRINT as the defaults make it. Returns the name, cfg with row
+-- applied (a plain copy when row has settings), and the name of its Stage 1 (the Stage 1
+-- settings alone; nil for the default Stage 1).
+local function default_of(k)
+  if M.DEFAULTS[k] ~= nil then return M.DEFAULTS[k] end
+  return M.STAGE1_DEFAULTS[k]
+end
+
 function M.variant(cfg, row)
   local config = require "sprint.config"
   local set = {}
-  for k in pairs(M.DEFAULTS) do
-    if config.origin(cfg, k) ~= "default" then set[k] = cfg[k] end
+  for _, keys in ipairs({ M.DEFAULTS, M.STAGE1_DEFAULTS }) do
+    for k in pairs(keys) do
+      if config.origin(cfg, k) ~= "default" and cfg[k] ~= default_of(k) then set[k] = cfg[k] end
+    end
   end
   local out = cfg
   if row and next(row) then
     out = {}
     for k, v in pairs(cfg) do out[k] = v end
     for k, v in pairs(row) do
-      if M.DEFAULTS[k] == nil then error("stage 2: '" .. tostring(k) .. "' is not a Stage 2 setting", 2) end
+      if default_of(k) == nil then error("stage 2: '" .. tostring(k) .. "' is not a Stage 1 or Stage 2 setting", 2) end
       out[k] = v
-      if v == M.DEFAULTS[k] then set[k] = nil else set[k] = v end
+      if v == default_of(k) then set[k] = nil else set[k] = v end
     end
   end
-  local parts = {}
-  for k, v in pairs(set) do parts[#parts + 1] = k .. "=" .. tostring(v) end
+  local parts, s1 = {}, {}
+  for k, v in pairs(set) do
+    parts[#parts + 1] = k .. "=" .. tostring(v)
+    if M.STAGE1_DEFAULTS[k] ~= nil then s1[#s1 + 1] = k .. "=" .. tostring(v) end
+  end
   table.sort(parts)
-  return #parts > 0 and table.concat(parts, ",") or nil, out
+  table.sort(s1)
+  return #parts > 0 and table.concat(parts, ",") or nil, out, #s1 > 0 and table.concat(s1, ",") or nil
 end
 
--- Stage 1's output for a recipe: a finished one (cfg.stage1_dir) or one run in dir/stage1.
-function M.stage1(ds, cfg, dir)
+-- Stage 1's output for a recipe: a finished one (cfg.stage1_dir), or one run in dir/stage1 (the
+-- default Stage 1) or dir/stage1-<its settings> (stage1_name, from M.variant).
+function M.stage1(ds, cfg, dir, stage1_name)
   local intents = require "sprint.intents"
   local loaded
+  if stage1_name == nil and cfg.stage1_dir == "" then stage1_name = select(3, M.variant(cfg)) end
   if cfg.stage1_dir ~= "" then
     loaded = intents.load(cfg.stage1_dir)
     print(string.format("stage 1: reusing %s (pool of %d intents)", cfg.stage1_dir, loaded.pool:size()))
   else
-    loaded = intents.run_stage1(ds, cfg, dir .. "/stage1")
+    loaded = intents.run_stage1(ds, cfg, dir .. "/stage1" .. (stage1_name and ("-" .. stage1_name) or ""))
   end
   local n_labelled, n_neg = 0, 0
   for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
@@ -282,7 +303,13 @@ function M.open_run(dir, seed, variant)
   for k, v in pairs(M.DEFAULTS) do if cfg[k] == nil then cfg[k] = v end end
   seed = seed or cfg.seed or 1
   local ds = M.load_data(cfg)
-  local loaded = require("sprint.intents").load(cfg.stage1_dir ~= "" and cfg.stage1_dir or (dir .. "/stage1/stage1"))
+  local s1 = {}
+  for k, v in pairs(M.STAGE1_DEFAULTS) do
+    if cfg[k] ~= nil and cfg[k] ~= v then s1[#s1 + 1] = k .. "=" .. tostring(cfg[k]) end
+  end
+  table.sort(s1)
+  local stage1_dir = dir .. "/stage1" .. (#s1 > 0 and ("-" .. table.concat(s1, ",")) or "") .. "/stage1"
+  local loaded = require("sprint.intents").load(cfg.stage1_dir ~= "" and cfg.stage1_dir or stage1_dir)
   local backbone, P = M.backbone(ds, cfg, seed)
   local sm = M.sprint_model(ds, cfg, loaded, seed)
   for _, m in ipairs({ { P, dir .. "/backbone/seed-" .. seed }, { sm.params, dir .. "/" .. (variant and ("sprint-" .. variant) or "sprint") .. "/seed-" .. seed } }) do
