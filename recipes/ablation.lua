@@ -39,30 +39,9 @@ local common = stage2.variant(cfg)
 intents.files.mkdir(dir)
 intents.files.write_atomic(dir .. "/config-ablation" .. (common and ("-" .. common) or "") .. ".lua",
   sprint.config.dump(cfg) .. "\n")
-local loaded = stage2.stage1(ds, cfg, dir)
-local direct = stage2.stage1_direct(ds, cfg, dir, loaded)
-
 local name = ({ sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" })[cfg.backbone]
-local rep = sprint.report.new { title = string.format("%s, %s: ablation (Table 5; test split, full ranking, %s ties; "
-  .. "%s%s)", cfg.dataset, name, cfg.ties, proto.summary, common and ("; every row with " .. common) or ""),
-  baseline = "(A) Backbone", pair = "seeds" }
-local timing = {}
-for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
-  print(string.format("-- seed %d", s))
-  local bb, bres = stage2.train_backbone(ds, cfg, s, string.format("%s/backbone/seed-%d", dir, s))
-  stage2.record(rep, timing, "(A) Backbone", bb, bres, s, ds, cfg)
-  for _, row in ipairs(ROWS) do
-    local variant, rcfg = stage2.variant(cfg, row.set)
-    if row.stage1 then variant = "stage1=" .. row.stage1 .. (variant and ("," .. variant) or "") end
-    local run = string.format("%s/%s/seed-%d", dir, variant and ("sprint-" .. variant) or "sprint", s)
-    local sm, res = stage2.train_sprint(ds, rcfg, row.stage1 == "direct" and direct or loaded, s, run)
-    stage2.record(rep, timing, row.name, sm, res, s, ds, rcfg)
-  end
-end
-
-local results = "ablation" .. (common and ("-" .. common) or "")
-rep:write(dir, results)
-intents.files.write_atomic(dir .. "/timing-" .. results .. ".json", sprint.report.json(timing))
-print()
-print(rep:markdown())
-print(string.format("results: %s/%s.{md,csv,json}", dir, results))
+stage2.run_rows {
+  cfg = cfg, proto = proto, ds = ds, dir = dir, rows = ROWS, name = "ablation" .. (common and ("-" .. common) or ""),
+  title = string.format("%s, %s: ablation (Table 5; test split, full ranking, %s ties; %s%s)", cfg.dataset, name,
+    cfg.ties, proto.summary, common and ("; every row with " .. common) or ""),
+}

@@ -157,6 +157,73 @@ function M.stage1_direct(ds, cfg, dir, loaded)
   return d
 end
 
+-- A results table whose rows are settings of the same code (the paper's Table 5, Figures 4 and 5):
+-- per seed the backbone ("(A) Backbone" or opts.baseline), then each row's SPRINT variant, its
+-- Stage 1 (row.set's Stage 1 settings pick it, row.stage1 = "direct" the single-prompt one) run
+-- or reused once per distinct setting. opts: cfg (a sprint.config table), proto, ds, dir, rows =
+-- { { name =, set = { k = v }, stage1 = nil | "direct" } }, title, name (the results' file name).
+-- Writes dir/<name>.{md,csv,json} and timing-<name>.json, and dir/<name>-stage1.json: per row
+-- its Stage 1's hard sessions, accepted sessions, pool, LLM calls and summed call time (the
+-- ledger's totals: a resumed stage counts what it cost when it ran). Returns the report.
+function M.run_rows(opts)
+  local sprint = require "sprint"
+  local cfg, ds, dir = opts.cfg, opts.ds, opts.dir
+  local baseline = opts.baseline or "(A) Backbone"
+  local rep = sprint.report.new { title = opts.title, baseline = baseline, pair = "seeds" }
+  local stage1s, prepared, costs = {}, {}, {}
+  local default_stage1 = M.stage1(ds, cfg, dir)
+  for r, row in ipairs(opts.rows) do
+    local variant, rcfg, s1 = M.variant(cfg, row.set)
+    local loaded
+    if row.stage1 == "direct" then
+      variant = "stage1=direct" .. (variant and ("," .. variant) or "")
+      loaded = M.stage1_direct(ds, rcfg, dir, default_stage1)
+    elseif s1 == nil or cfg.stage1_dir ~= "" then
+      loaded = default_stage1
+    else
+      stage1s[s1] = stage1s[s1] or M.stage1(ds, rcfg, dir, s1)
+      loaded = stage1s[s1]
+    end
+    prepared[r] = { variant = variant, cfg = rcfg, loaded = loaded }
+    local sdir = row.stage1 == "direct" and (dir .. "/stage1-direct")
+      or (cfg.stage1_dir ~= "" and cfg.stage1_dir:gsub("/stage1$", "") or (dir .. "/stage1" .. (s1 and ("-" .. s1) or "")))
+    local f = require("sprint.files").read(sdir .. "/stage1/stage1.json")
+    local rep1 = f and require("cjson.safe").decode(f)
+    local n_labelled = 0
+    for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
+    costs[#costs + 1] = { row = row.name, stage1 = row.stage1 == "direct" and "one prompt per session" or (s1 or "default"),
+      labelled_sessions = n_labelled, pool = loaded.pool:size(),
+      hard_sessions = rep1 and rep1.hard_sessions, llm_calls = rep1 and rep1.ledger and rep1.ledger.calls,
+      llm_seconds = rep1 and rep1.ledger and rep1.ledger.latency_ms and rep1.ledger.latency_ms / 1000 }
+  end
+  local timing = {}
+  for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
+    print(string.format("-- seed %d", s))
+    local bb, bres = M.train_backbone(ds, cfg, s, string.format("%s/backbone/seed-%d", dir, s))
+    M.record(rep, timing, baseline, bb, bres, s, ds, cfg)
+    for r, row in ipairs(opts.rows) do
+      local p = prepared[r]
+      local run = string.format("%s/%s/seed-%d", dir, p.variant and ("sprint-" .. p.variant) or "sprint", s)
+      local sm, res = M.train_sprint(ds, p.cfg, p.loaded, s, run)
+      M.record(rep, timing, row.name, sm, res, s, ds, p.cfg)
+    end
+  end
+  rep:write(dir, opts.name)
+  local files = require "sprint.files"
+  files.write_atomic(dir .. "/timing-" .. opts.name .. ".json", sprint.report.json(timing))
+  files.write_atomic(dir .. "/" .. opts.name .. "-stage1.json", sprint.report.json(costs))
+  print()
+  print(rep:markdown())
+  print("Stage 1 per row (LLM calls and summed call time from the ledger):")
+  for _, c in ipairs(costs) do
+    print(string.format("  %-40s %-28s %5s hard, %5d labelled, pool %4d, %6s calls, %8s s", c.row, c.stage1,
+      tostring(c.hard_sessions or "-"), c.labelled_sessions, c.pool, tostring(c.llm_calls or "-"),
+      c.llm_seconds and string.format("%.2f", c.llm_seconds) or "-"))
+  end
+  print(string.format("results: %s/%s.{md,csv,json}, %s-stage1.json", dir, opts.name, opts.name))
+  return rep
+end
+
 -- The dataset as the recipe's settings prepare it (the protocol's tie order and unseen-item
 -- filter; planted_sessions for the planted generator); only what differs from the registry's
 -- preparation is passed, so the default shares its cache.

@@ -1,0 +1,56 @@
+-- test_experiment_recipes.lua — recipes/selection.lua (Figure 4) and recipes/ratio.lua
+-- (Figure 5) in a smoke setting on planted data: every row trained over the seeds against the
+-- same backbone rows, each selection strategy and each ratio on its own Stage 1 (other hard
+-- sessions, as many as the ratio says), the default Stage 1 shared, LLM calls per row.
+local h = require "helpers"
+local S = require "llm_support"
+local report = require "sprint.report"
+local cjson = require "cjson"
+local q, tmpdir = S.q, S.tmpdir
+
+local tests = {}
+
+local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=3 --set dim=16"
+  .. " --set max_len=10 --set batch_size=128 --set threads=1"
+local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
+
+local function run(dir, recipe, extra)
+  return S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " run " .. recipe
+    .. SMOKE .. " --set run_dir=" .. q(dir .. "/runs") .. (extra or ""))
+end
+
+local function names_of(results)
+  local out = {}
+  for i, m in ipairs(results.methods) do out[i] = m.name .. "/" .. #m.runs end
+  return table.concat(out, " | ")
+end
+
+function tests.selection_and_ratio_recipes_run_every_row_on_its_own_stage1()
+  local dir = tmpdir()
+  local rc, out, err = run(dir, "recipes/selection.lua")
+  h.eq(rc, 0, err)
+  local base = dir .. "/runs/planted-sasrec"
+  h.eq(names_of(report.read(base .. "/selection.json")), "Backbone/2 | SPRINT, uncertainty (RRF)/2 | SPRINT, random/2 | "
+    .. "SPRINT, H_sess only/2 | SPRINT, H_pred only/2")
+  for _, s in ipairs({ "random", "h_sess", "h_pred" }) do
+    h.truthy(S.read(base .. "/stage1-selection=" .. s .. "/selection.json"), s .. " has its own Stage 1")
+  end
+  local costs = cjson.decode(S.read(base .. "/selection-stage1.json"))
+  h.eq(#costs, 4)
+  h.eq(costs[1].hard_sessions, costs[2].hard_sessions, "the same number of hard sessions for every strategy")
+
+  rc, out, err = run(dir, "recipes/ratio.lua", " --set ratios=0,0.1,0.5")
+  h.eq(rc, 0, err)
+  h.eq(names_of(report.read(base .. "/ratio.json")), "Backbone/2 | SPRINT, r = 0 %/2 | SPRINT, r = 10 %/2 | "
+    .. "SPRINT, r = 50 %/2")
+  costs = cjson.decode(S.read(base .. "/ratio-stage1.json"))
+  h.eq(costs[1].hard_sessions, 0, "r = 0: no hard session")
+  h.eq(costs[1].labelled_sessions, 0)
+  h.truthy(costs[3].hard_sessions > 4 * costs[2].hard_sessions, "50 % asks five times what 10 % asks")
+  h.truthy(costs[3].llm_calls > costs[2].llm_calls and costs[2].llm_calls > costs[1].llm_calls,
+    "LLM calls grow with the ratio: " .. cjson.encode(costs))
+  h.truthy(out:find("resumed from [^\n]*/backbone/seed%-1"), "the backbone rows are shared")
+  os.execute("rm -rf " .. q(dir))
+end
+
+return tests
