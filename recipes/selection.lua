@@ -6,35 +6,13 @@
 --   build/sprint run recipes/selection.lua --set dataset=beauty --set backbone=sasrec
 -- Writes selection.{md,csv,json} and selection-stage1.json (per strategy its hard sessions,
 -- labelled sessions, pool and LLM calls). The figure itself is not drawn yet.
-local sprint = require "sprint"
-local intents = require "sprint.intents"
-local stage2 = intents.stage2
+local stage2 = require("sprint.intents").stage2
 
-local defaults, spec = stage2.recipe_settings()
-local cfg = sprint.config(defaults, { spec = spec })
-local proto = sprint.protocol.apply(cfg)
-sprint.set_num_threads(cfg.threads)
-local ds = stage2.load_data(cfg)
-print(string.format("sprint %s | %s: %d sessions, %d items | %s, hard-session selection (Figure 4) | blas: %s",
-  sprint.version(), cfg.dataset, ds:n_sessions(), ds:n_items(), cfg.backbone, sprint.blas_info()))
-print(proto.summary)
-
-local ROWS = {
-  { name = "SPRINT, uncertainty (RRF)", set = { selection = "uncertainty" } },
-  { name = "SPRINT, random", set = { selection = "random" } },
-  { name = "SPRINT, H_sess only", set = { selection = "h_sess" } },
-  { name = "SPRINT, H_pred only", set = { selection = "h_pred" } },
-}
-
-local dir = stage2.run_dir(cfg, proto)
-local common = stage2.variant(cfg)
-intents.files.mkdir(dir)
-intents.files.write_atomic(dir .. "/config-selection" .. (common and ("-" .. common) or "") .. ".lua",
-  sprint.config.dump(cfg) .. "\n")
-local name = ({ sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" })[cfg.backbone]
-stage2.run_rows {
-  cfg = cfg, proto = proto, ds = ds, dir = dir, rows = ROWS, baseline = "Backbone",
-  name = "selection" .. (common and ("-" .. common) or ""),
-  title = string.format("%s, %s: hard-session selection (Figure 4; r = %g; test split, full ranking, %s ties; %s%s)",
-    cfg.dataset, name, cfg.hard_ratio, cfg.ties, proto.summary, common and ("; every row with " .. common) or ""),
-}
+local cfg, proto, ds = stage2.open_recipe("hard-session selection (Figure 4)")
+stage2.rows_recipe(cfg, proto, ds, { name = "selection", baseline = "Backbone",
+  what = string.format("hard-session selection (Figure 4; r = %g)", cfg.hard_ratio), rows = {
+    { name = "SPRINT, uncertainty (RRF)", set = { selection = "uncertainty" } },
+    { name = "SPRINT, random", set = { selection = "random" } },
+    { name = "SPRINT, H_sess only", set = { selection = "h_sess" } },
+    { name = "SPRINT, H_pred only", set = { selection = "h_pred" } },
+  } })

@@ -15,14 +15,7 @@ local sprint = require "sprint"
 local intents = require "sprint.intents"
 local stage2 = intents.stage2
 
-local defaults, spec = stage2.recipe_settings()
-local cfg = sprint.config(defaults, { spec = spec })
-local proto = sprint.protocol.apply(cfg)
-sprint.set_num_threads(cfg.threads)
-local ds = stage2.load_data(cfg)
-print(string.format("sprint %s | %s: %d sessions, %d items | %s + SPRINT | blas: %s", sprint.version(), cfg.dataset,
-  ds:n_sessions(), ds:n_items(), cfg.backbone, sprint.blas_info()))
-print(proto.summary)
+local cfg, proto, ds = stage2.open_recipe("Backbone and SPRINT (Table 2)")
 
 local dir = stage2.run_dir(cfg, proto)
 local variant = stage2.variant(cfg)
@@ -36,7 +29,7 @@ intents.files.write_atomic(dir .. "/" .. (variant and ("config-" .. variant) or 
 local loaded = stage2.stage1(ds, cfg, dir)
 
 -- the backbone and SPRINT, seed by seed
-local name = ({ sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" })[cfg.backbone]
+local name = stage2.DISPLAY[cfg.backbone]
 local rep = sprint.report.new { title = string.format("%s, %s: Backbone and SPRINT (test split, full ranking, %s "
   .. "ties; %s%s)", cfg.dataset, name, cfg.ties, proto.summary, variant and ("; SPRINT variant " .. variant) or ""),
   baseline = "Backbone", pair = "seeds" }

@@ -62,6 +62,43 @@ function M.recipe_settings(overrides)
   return defaults, spec
 end
 
+-- A Stage 2 recipe's start: its settings (recipe_settings with extra defaults and specs, checked
+-- by sprint.config, the protocol applied), the thread count, the dataset, and a header line
+-- naming `what` the recipe makes. Returns cfg, proto, ds.
+function M.open_recipe(what, extra_defaults, extra_spec)
+  local sprint = require "sprint"
+  local defaults, spec = M.recipe_settings(extra_defaults)
+  for k, v in pairs(extra_spec or {}) do spec[k] = v end
+  local cfg = sprint.config(defaults, { spec = spec })
+  local proto = sprint.protocol.apply(cfg)
+  sprint.set_num_threads(cfg.threads)
+  local ds = M.load_data(cfg)
+  print(string.format("sprint %s | %s: %d sessions, %d items | %s, %s | blas: %s", sprint.version(), cfg.dataset,
+    ds:n_sessions(), ds:n_items(), cfg.backbone, what, sprint.blas_info()))
+  print(proto.summary)
+  return cfg, proto, ds
+end
+
+M.DISPLAY = { sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" }
+
+-- A recipe whose rows are settings of the same code (ablation, selection, ratio): the run
+-- directory, the resolved settings written as config-<name>[-<variant>].lua, then run_rows.
+-- opts: name ("ablation"), what ("ablation (Table 5)"), rows, baseline.
+function M.rows_recipe(cfg, proto, ds, opts)
+  local sprint = require "sprint"
+  local files = require "sprint.files"
+  local dir = M.run_dir(cfg, proto)
+  local common = M.variant(cfg)
+  local name = opts.name .. (common and ("-" .. common) or "")
+  files.mkdir(dir)
+  files.write_atomic(dir .. "/config-" .. name .. ".lua", sprint.config.dump(cfg) .. "\n")
+  return M.run_rows {
+    cfg = cfg, proto = proto, ds = ds, dir = dir, rows = opts.rows, baseline = opts.baseline, name = name,
+    title = string.format("%s, %s: %s (test split, full ranking, %s ties; %s%s)", cfg.dataset, M.DISPLAY[cfg.backbone],
+      opts.what, cfg.ties, proto.summary, common and ("; every row with " .. common) or ""),
+  }
+end
+
 -- The run directory of a dataset, backbone and protocol: the backbone rows, Stage 1 and every
 -- SPRINT variant of it live there, whichever recipe made them.
 function M.run_dir(cfg, proto)
