@@ -61,6 +61,9 @@ function tests.ablation_rows_are_settings_of_the_same_code_and_reuse_the_main_ru
   local _, n_pc = pc_journal:gsub("\n", "")
   h.eq(n_direct, n_pc, "one answer per hard session")
   h.truthy(not journal:find('"hard_negatives":%[%d'), "no hard negatives without P&C")
+  local costs = require("cjson").decode(S.read(base .. "/ablation-rho=2-stage1.json"))
+  h.eq(costs[1].hard_sessions, n_pc, "row (B) reports its hard sessions")
+  h.truthy(costs[1].llm_calls and costs[1].llm_calls >= n_pc, "and its LLM calls: " .. tostring(costs[1].llm_calls))
   h.truthy(S.read(base .. "/sprint-stage1=direct,enrich=none,rho=2/seed-1/checkpoint/state.json"), "row (B)'s runs")
   os.execute("rm -rf " .. q(dir))
 end

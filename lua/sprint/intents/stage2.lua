@@ -180,6 +180,11 @@ function M.stage1_direct(ds, cfg, dir, loaded)
   local domain = cfg.domain ~= "" and cfg.domain or intents.stage1_runner.DOMAINS[cfg.dataset] or cfg.dataset
   local ok, result = pcall(require("sprint.intents.direct").run, { ds = ds, hard = hard, dir = out, client = client,
     domain = domain, templates = intents.templates.load(cfg.prompts), concurrency = cfg.concurrency })
+  if ok then -- what it cost, as Stage 1's report has it (the ledger counts every run of it)
+    local totals = client.store and client.store:totals(client.settings.run) or nil
+    require("sprint.files").write_atomic(out .. "/direct.json", require("sprint.report").json {
+      provider = client.name, hard_sessions = #hard, ledger = totals })
+  end
   client:close()
   if not ok then error(result, 0) end
   if not result.complete then
@@ -224,7 +229,7 @@ function M.run_rows(opts)
     prepared[r] = { variant = variant, cfg = rcfg, loaded = loaded }
     local sdir = row.stage1 == "direct" and (dir .. "/stage1-direct")
       or (cfg.stage1_dir ~= "" and cfg.stage1_dir:gsub("/stage1$", "") or (dir .. "/stage1" .. (s1 and ("-" .. s1) or "")))
-    local f = require("sprint.files").read(sdir .. "/stage1/stage1.json")
+    local f = require("sprint.files").read(sdir .. (row.stage1 == "direct" and "/direct.json" or "/stage1/stage1.json"))
     local rep1 = f and require("cjson.safe").decode(f)
     local n_labelled = 0
     for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
