@@ -379,15 +379,8 @@ function Report:data()
            alpha = self.alpha, pair = self.pair, settings = self.settings, methods = methods }
 end
 
-local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then error("report: cannot write " .. tmp .. ": " .. tostring(err), 3) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(tmp, path)
-  if not ok then error("report: cannot rename " .. tmp .. " to " .. path .. ": " .. tostring(rerr), 3) end
-end
+-- a kill leaves the old file or the new one (sprint.files: temporary file, fsync, rename)
+local function write_atomic(path, text) require("sprint.files").write_atomic(path, text) end
 
 -- Writes dir/<name>.json, dir/<name>.md and dir/<name>.csv (name "results"); returns the paths.
 function Report:write(dir, name)
