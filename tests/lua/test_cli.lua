@@ -50,21 +50,24 @@ function tests.version_and_help()
   h.truthy(out:find("usage: sprint"), out)
 end
 
--- OpenMP waits passively unless the user chose a policy (spinning threads collapse under a
--- competing load); a recipe sees the policy in its environment, the re-exec keeps the args.
-function tests.openmp_waits_passively_unless_told_otherwise()
+-- OpenMP's threads spin only briefly before they sleep unless the user chose (long spinning
+-- collapses under a competing load); a recipe sees the setting, the re-exec keeps the args.
+function tests.openmp_spins_briefly_unless_told_otherwise()
   local sprint = exe()
-  local rc, out = run("env -u OMP_WAIT_POLICY " .. q(sprint) .. " version")
+  local clean = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "
+  local rc, out = run(clean .. q(sprint) .. " version")
   h.eq(rc, 0)
-  h.truthy(out:find("openmp: wait policy PASSIVE", 1, true), out)
-  rc, out = run("OMP_WAIT_POLICY=ACTIVE " .. q(sprint) .. " version")
-  h.truthy(out:find("openmp: wait policy ACTIVE\n"), out)
+  h.truthy(out:find("openmp: threads spin 30000 rounds, then sleep", 1, true), out)
+  rc, out = run(clean .. "OMP_WAIT_POLICY=ACTIVE " .. q(sprint) .. " version")
+  h.truthy(out:find("openmp: wait policy ACTIVE (OMP_WAIT_POLICY)", 1, true), out)
+  rc, out = run(clean .. "GOMP_SPINCOUNT=5 " .. q(sprint) .. " version")
+  h.truthy(out:find("openmp: threads spin 5 rounds", 1, true), out)
   local recipe = os.tmpname() .. ".lua"
-  write(recipe, 'print(os.getenv("OMP_WAIT_POLICY"), SPRINT_CLI.set.x, #arg)')
-  rc, out = run("env -u OMP_WAIT_POLICY " .. q(sprint) .. " run " .. q(recipe) .. " --set x=5 -- a b")
+  write(recipe, 'print(os.getenv("GOMP_SPINCOUNT"), SPRINT_CLI.set.x, #arg)')
+  rc, out = run(clean .. q(sprint) .. " run " .. q(recipe) .. " --set x=5 -- a b")
   os.remove(recipe)
   h.eq(rc, 0)
-  h.eq(out, "PASSIVE\t5\t2\n")
+  h.eq(out, "30000\t5\t2\n")
 end
 
 function tests.unknown_command_is_usage_and_exit_2()
