@@ -22,6 +22,7 @@ local sprint = {
   eval = require "sprint.eval",
   stats = require "sprint.stats",
   report = require "sprint.report",
+  figures = require "sprint.figures",   -- standalone SVG figures (bars, lines with bands)
   paper = require "sprint.paper",       -- the paper's published rows (Table 2)
   intents = require "sprint.intents",   -- Stage 1: selection, pool, predict-and-correct
   intent_model = require "sprint.intent_model", -- Stage 2: the intent predictor's pieces

@@ -35,6 +35,9 @@ function tests.selection_and_ratio_recipes_run_every_row_on_its_own_stage1()
   for _, s in ipairs({ "random", "h_sess", "h_pred" }) do
     h.truthy(S.read(base .. "/stage1-selection=" .. s .. "/selection.json"), s .. " has its own Stage 1")
   end
+  local figures = require "sprint.figures"
+  local svg = S.read(base .. "/selection.svg")
+  h.truthy(svg and figures.well_formed(svg) and svg:find("SPRINT, H_pred only", 1, true), "the selection figure")
   local costs = cjson.decode(S.read(base .. "/selection-stage1.json"))
   h.eq(#costs, 4)
   h.eq(costs[1].hard_sessions, costs[2].hard_sessions, "the same number of hard sessions for every strategy")
@@ -43,6 +46,8 @@ function tests.selection_and_ratio_recipes_run_every_row_on_its_own_stage1()
   h.eq(rc, 0, err)
   h.eq(names_of(report.read(base .. "/ratio.json")), "Backbone/2 | SPRINT, r = 0 %/2 | SPRINT, r = 10 %/2 | "
     .. "SPRINT, r = 50 %/2")
+  svg = S.read(base .. "/ratio.svg")
+  h.truthy(svg and figures.well_formed(svg) and svg:find("backbone", 1, true), "the ratio figure")
   costs = cjson.decode(S.read(base .. "/ratio-stage1.json"))
   h.eq(costs[1].hard_sessions, 0, "r = 0: no hard session")
   h.eq(costs[1].labelled_sessions, 0)

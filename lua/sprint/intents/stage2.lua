@@ -94,6 +94,7 @@ function M.rows_recipe(cfg, proto, ds, opts)
   files.write_atomic(dir .. "/config-" .. name .. ".lua", sprint.config.dump(cfg) .. "\n")
   return M.run_rows {
     cfg = cfg, proto = proto, ds = ds, dir = dir, rows = opts.rows, baseline = opts.baseline, name = name,
+    figure = opts.figure,
     title = string.format("%s, %s: %s (test split, full ranking, %s ties; %s%s)", cfg.dataset, M.DISPLAY[cfg.backbone],
       opts.what, cfg.ties, proto.summary, common and ("; every row with " .. common) or ""),
   }
@@ -252,6 +253,13 @@ function M.run_rows(opts)
   end
   rep:write(dir, opts.name)
   local files = require "sprint.files"
+  if opts.figure then -- opts.figure(rep, costs) -> SVG text
+    local svg = opts.figure(rep, costs)
+    local ok, why = sprint.figures.well_formed(svg)
+    if not ok then error("stage 2: the figure of " .. opts.name .. " is not well-formed SVG: " .. why, 0) end
+    files.write_atomic(dir .. "/" .. opts.name .. ".svg", svg)
+    print("figure: " .. dir .. "/" .. opts.name .. ".svg")
+  end
   files.write_atomic(dir .. "/timing-" .. opts.name .. ".json", sprint.report.json(timing))
   files.write_atomic(dir .. "/" .. opts.name .. "-stage1.json", sprint.report.json(costs))
   print()
@@ -264,6 +272,26 @@ function M.run_rows(opts)
   end
   print(string.format("results: %s/%s.{md,csv,json}, %s-stage1.json", dir, opts.name, opts.name))
   return rep
+end
+
+-- Mean and std of `metric` for each method of a report's table, in table order:
+-- { { name =, mean =, std = }, ... } (reference rows left out).
+function M.summary_of(rep, metric)
+  local out = {}
+  for _, row in ipairs(rep:summary()) do
+    if not row.reference and row.metrics[metric] then
+      out[#out + 1] = { name = row.name, mean = row.metrics[metric].mean, std = row.metrics[metric].std or 0 }
+    end
+  end
+  return out
+end
+
+-- A caption for a figure of a rows recipe: what, the seeds, the protocol and the settings.
+function M.caption(cfg, proto, what)
+  return string.format("%s. %s, %s, %d seeds (%d-%d), mean ± sample std; test split, full ranking, %s ties; %s; "
+    .. "Stage 1 answers from %s.", what, cfg.dataset, M.DISPLAY[cfg.backbone], cfg.seeds, cfg.seed,
+    cfg.seed + cfg.seeds - 1, cfg.ties, proto.summary, os.getenv("SPRINT_LLM_BASE_URL") and "the configured endpoint"
+    or "the offline stand-in (not an LLM)")
 end
 
 -- The dataset as the recipe's settings prepare it (the protocol's tie order and unseen-item
