@@ -22,7 +22,7 @@ local function figure(rep, costs)
   local labels = {}
   for i, r in ipairs(rows) do
     s.mean[i], s.std[i] = r.mean, r.std
-    labels[i] = string.format("%g%% (%s calls)", 100 * cfg.ratios[i], tostring(costs[i].llm_calls or "?"))
+    labels[i] = { string.format("%g%%", 100 * cfg.ratios[i]), string.format("%s calls", tostring(costs[i].llm_calls or "?")) }
   end
   return sprint.figures.lines { title = "LLM intent supervision ratio (Figure 5)", ylabel = "NDCG@10 on the test split",
     xlabel = "r: share of training sessions given to the LLM (its calls)", x = cfg.ratios, xlabels = labels,

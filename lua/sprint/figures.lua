@@ -5,7 +5,8 @@
 --   local svg = figures.bars { title = "...", caption = "...", ylabel = "NDCG@10",
 --     groups = { "H@10", "N@10" }, series = { { name = "random", mean = { .09, .05 }, std = { .01, .004 } } } }
 --   local svg = figures.lines { title = "...", caption = "...", xlabel = "r (%)", ylabel = "NDCG@10",
---     x = { 0, 1, 5 }, series = { { name = "SPRINT", mean = {...}, std = {...} } }, hline = { name =, value = } }
+--     x = { 0, 1, 5 }, xlabels = { "0%", { "1%", "103 calls" }, ... },
+--     series = { { name = "SPRINT", mean = {...}, std = {...} } }, hline = { name =, value = } }
 local M = {}
 
 local W, H = 720, 440
@@ -30,11 +31,8 @@ local function ticks(lo, hi)
     if raw <= m * p then step = m * p break end
   end
   local out = {}
-  local t = math.floor(lo / step) * step
-  while t <= hi + step * 1e-9 do
-    out[#out + 1] = t
-    t = t + step
-  end
+  local first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+  for k = first, last do out[#out + 1] = k * step end
   return out, step
 end
 
@@ -68,7 +66,7 @@ local function frame(o, ymin, ymax)
     TOP + ph / 2, TOP + ph / 2, esc(o.ylabel or ""))
   if o.xlabel then
     parts[#parts + 1] = string.format('<text x="%d" y="%d" text-anchor="middle">%s</text>', LEFT + (W - LEFT - RIGHT) / 2,
-      TOP + ph + 40, esc(o.xlabel))
+      TOP + ph + 48, esc(o.xlabel))
   end
   -- the caption, wrapped at ~110 characters
   local line, lines = "", {}
@@ -152,9 +150,13 @@ function M.lines(o)
   local pw = W - LEFT - RIGHT
   local n = #o.x
   local function x(i) return LEFT + (n == 1 and pw / 2 or (i - 1) / (n - 1) * (pw - 40) + 20) end
-  for i, v in ipairs(o.x) do
-    parts[#parts + 1] = string.format('<text x="%s" y="%d" text-anchor="middle">%s</text>', num(x(i)), base + 18,
-      esc(o.xlabels and o.xlabels[i] or tostring(v)))
+  for i, v in ipairs(o.x) do -- a label may be { "first line", "second line" }
+    local label = o.xlabels and o.xlabels[i] or tostring(v)
+    if type(label) ~= "table" then label = { label } end
+    for k, l in ipairs(label) do
+      parts[#parts + 1] = string.format('<text x="%s" y="%d" text-anchor="middle"%s>%s</text>', num(x(i)),
+        base + 18 + 13 * (k - 1), k > 1 and ' font-size="10" fill="#555"' or "", esc(l))
+    end
   end
   local names = {}
   for s, ser in ipairs(o.series) do
