@@ -9,26 +9,17 @@ local q, tmpdir = S.q, S.tmpdir
 
 local tests = {}
 
-local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=4 --set dim=16"
-  .. " --set max_len=10 --set rho=2 --set batch_size=128 --set threads=1"
-local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
+local R = require "recipe_support"
+local SMOKE = R.smoke(" --set epochs=4 --set rho=2")
 
 local function ranks(results, method)
-  for _, m in ipairs(results.methods) do
-    if m.name == method then
-      local out = {}
-      for i, run in ipairs(m.runs) do out[i] = table.concat(run.ranks, ",") end
-      return table.concat(out, ";")
-    end
-  end
+  local r = R.ranks(results, method)
+  return r and table.concat(r, ";")
 end
 
 function tests.ablation_rows_are_settings_of_the_same_code_and_reuse_the_main_runs()
   local dir = tmpdir()
-  local function run(recipe)
-    return S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " run " .. recipe
-      .. SMOKE .. " --set run_dir=" .. q(dir .. "/runs"))
-  end
+  local function run(recipe) return R.run(dir, recipe, SMOKE) end
   local rc, _, err = run("recipes/sprint.lua")
   h.eq(rc, 0, err)
   local out

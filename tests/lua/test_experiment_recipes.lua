@@ -10,14 +10,9 @@ local q, tmpdir = S.q, S.tmpdir
 
 local tests = {}
 
-local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=3 --set dim=16"
-  .. " --set max_len=10 --set batch_size=128 --set threads=1"
-local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
+local R = require "recipe_support"
 
-local function run(dir, recipe, extra)
-  return S.run(CLEAN .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " run " .. recipe
-    .. SMOKE .. " --set run_dir=" .. q(dir .. "/runs") .. (extra or ""))
-end
+local function run(dir, recipe, extra) return R.run(dir, recipe, R.smoke(" --set epochs=3" .. (extra or ""))) end
 
 local function names_of(results)
   local out = {}

@@ -11,25 +11,12 @@ local q, tmpdir, slurp = S.q, S.tmpdir, S.read
 
 local tests = {}
 
-local SMOKE = " --set dataset=planted --set planted_sessions=1500 --set seeds=2 --set epochs=4 --set dim=16"
-  .. " --set max_len=10 --set rho=2 --set batch_size=128 --set threads=1"
+local R = require "recipe_support"
+local CLEAN = R.CLEAN
+local SMOKE = R.smoke(" --set epochs=4 --set rho=2")
 
-local CLEAN = "env -u SPRINT_LLM_BASE_URL -u SPRINT_LLM_CACHE -u SPRINT_LLM_MODEL -u SPRINT_LLM_CONFIG "
-
-local function sprint_run(dir, extra, env)
-  return S.run((env or CLEAN) .. "SPRINT_CACHE=" .. q(dir .. "/cache") .. " " .. q(S.exe("sprint")) .. " run recipes/sprint.lua"
-    .. SMOKE .. " --set run_dir=" .. q(dir .. "/runs") .. (extra or ""))
-end
-
-local function ranks_of(results, method)
-  for _, m in ipairs(results.methods) do
-    if m.name == method then
-      local out = {}
-      for i, run in ipairs(m.runs) do out[i] = table.concat(run.ranks, ",") end
-      return out
-    end
-  end
-end
+local function sprint_run(dir, extra, env) return R.run(dir, "recipes/sprint.lua", SMOKE .. (extra or ""), env) end
+local ranks_of = R.ranks
 
 function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
   local dir = tmpdir()
