@@ -145,24 +145,36 @@ function M.variant(cfg, row)
   return #parts > 0 and table.concat(parts, ",") or nil, out, #s1 > 0 and table.concat(s1, ",") or nil
 end
 
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+-- What a Stage 1 output gives Stage 2, in one line (a SPRINT run's identity carries it).
+local function stage1_line(loaded)
+  return string.format("stage 1 = %d intents, %d sessions labelled, %d with hard negatives", loaded.pool:size(),
+    count(loaded.labels), count(loaded.hard_negatives))
+end
+
 -- Stage 1's output for a recipe: a finished one (cfg.stage1_dir), or one run in dir/stage1 (the
--- default Stage 1) or dir/stage1-<its settings> (stage1_name, from M.variant).
+-- default Stage 1) or dir/stage1-<its settings> (stage1_name, from M.variant). Returns what
+-- sprint.intents.load gives and the path of the stage's report (stage1.json).
 function M.stage1(ds, cfg, dir, stage1_name)
   local intents = require "sprint.intents"
-  local loaded
+  local loaded, stage_dir
   if stage1_name == nil and cfg.stage1_dir == "" then stage1_name = select(3, M.variant(cfg)) end
   if cfg.stage1_dir ~= "" then
-    loaded = intents.load(cfg.stage1_dir)
-    print(string.format("stage 1: reusing %s (pool of %d intents)", cfg.stage1_dir, loaded.pool:size()))
+    stage_dir = cfg.stage1_dir
+    loaded = intents.load(stage_dir)
+    print(string.format("stage 1: reusing %s (pool of %d intents)", stage_dir, loaded.pool:size()))
   else
-    loaded = intents.run_stage1(ds, cfg, dir .. "/stage1" .. (stage1_name and ("-" .. stage1_name) or ""))
+    local run = dir .. "/stage1" .. (stage1_name and ("-" .. stage1_name) or "")
+    stage_dir = run .. "/stage1" -- run_stage1's layout: the LLM stage in <run>/stage1
+    loaded = intents.run_stage1(ds, cfg, run)
   end
-  local n_labelled, n_neg = 0, 0
-  for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
-  for _ in pairs(loaded.hard_negatives) do n_neg = n_neg + 1 end
-  print(string.format("stage 2: %d intents, %d sessions with LLM intents, %d with hard negatives", loaded.pool:size(),
-    n_labelled, n_neg))
-  return loaded
+  print(stage1_line(loaded))
+  return loaded, stage_dir .. "/stage1.json"
 end
 
 -- The ablation's row (B): intents from one prompt per hard session, taken as given
@@ -193,11 +205,9 @@ function M.stage1_direct(ds, cfg, dir, loaded)
       .. "answered is kept, a rerun asks the others", out, #result.unfinished, tostring(result.stopped)), 0)
   end
   local d = intents.load(out)
-  local n = 0
-  for _ in pairs(d.labels) do n = n + 1 end
   print(string.format("stage 1, one prompt per session (answers from %s): %d hard sessions, %d with intents, pool of %d "
-    .. "distinct intents", client.name, #hard, n, d.pool:size()))
-  return d
+    .. "distinct intents", client.name, #hard, count(d.labels), d.pool:size()))
+  return d, out .. "/direct.json"
 end
 
 -- A results table whose rows are settings of the same code (the paper's Table 5, Figures 4 and 5):
@@ -214,28 +224,24 @@ function M.run_rows(opts)
   local baseline = opts.baseline or "(A) Backbone"
   local rep = sprint.report.new { title = opts.title, baseline = baseline, pair = "seeds" }
   local stage1s, prepared, costs = {}, {}, {}
-  local default_stage1 = M.stage1(ds, cfg, dir)
+  local default_stage1, default_report = M.stage1(ds, cfg, dir)
   for r, row in ipairs(opts.rows) do
     local variant, rcfg, s1 = M.variant(cfg, row.set)
-    local loaded
+    local loaded, report_path
     if row.stage1 == "direct" then
       variant = "stage1=direct" .. (variant and ("," .. variant) or "")
-      loaded = M.stage1_direct(ds, rcfg, dir, default_stage1)
+      loaded, report_path = M.stage1_direct(ds, rcfg, dir, default_stage1)
     elseif s1 == nil or cfg.stage1_dir ~= "" then
-      loaded = default_stage1
+      loaded, report_path = default_stage1, default_report
     else
-      stage1s[s1] = stage1s[s1] or M.stage1(ds, rcfg, dir, s1)
-      loaded = stage1s[s1]
+      stage1s[s1] = stage1s[s1] or { M.stage1(ds, rcfg, dir, s1) }
+      loaded, report_path = stage1s[s1][1], stage1s[s1][2]
     end
     prepared[r] = { variant = variant, cfg = rcfg, loaded = loaded }
-    local sdir = row.stage1 == "direct" and (dir .. "/stage1-direct")
-      or (cfg.stage1_dir ~= "" and cfg.stage1_dir:gsub("/stage1$", "") or (dir .. "/stage1" .. (s1 and ("-" .. s1) or "")))
-    local f = require("sprint.files").read(sdir .. (row.stage1 == "direct" and "/direct.json" or "/stage1/stage1.json"))
+    local f = require("sprint.files").read(report_path)
     local rep1 = f and require("cjson.safe").decode(f)
-    local n_labelled = 0
-    for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
     costs[#costs + 1] = { row = row.name, stage1 = row.stage1 == "direct" and "one prompt per session" or (s1 or "default"),
-      labelled_sessions = n_labelled, pool = loaded.pool:size(),
+      labelled_sessions = count(loaded.labels), pool = loaded.pool:size(),
       hard_sessions = rep1 and rep1.hard_sessions, llm_calls = rep1 and rep1.ledger and rep1.ledger.calls,
       llm_seconds = rep1 and rep1.ledger and rep1.ledger.latency_ms and rep1.ledger.latency_ms / 1000 }
   end
@@ -391,11 +397,7 @@ function M.train_sprint(ds, cfg, loaded, seed, run_dir)
   for k in pairs(M.DEFAULTS) do stage2_keys[#stage2_keys + 1] = k end
   table.sort(stage2_keys)
   for _, k in ipairs(stage2_keys) do keys[#keys + 1] = k end
-  local n_labelled, n_neg = 0, 0
-  for _ in pairs(loaded.labels) do n_labelled = n_labelled + 1 end
-  for _ in pairs(loaded.hard_negatives) do n_neg = n_neg + 1 end
-  extra.identity = M.identity(cfg, seed, keys, { string.format("stage 1 = %d intents, %d sessions labelled, %d with "
-    .. "hard negatives", loaded.pool:size(), n_labelled, n_neg) })
+  extra.identity = M.identity(cfg, seed, keys, { stage1_line(loaded) })
   local result = require("sprint.train").fit(sm, ds, fit_options(cfg, seed, run_dir, extra))
   return sm, result
 end
