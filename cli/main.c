@@ -38,6 +38,7 @@ static void usage(FILE *f) {
         "  show-session RUN_DIR SESSION [--set seed=N]\n"
         "                 a test session of a recipes/sprint.lua run: its items, predicted\n"
         "                 intents and the target's rank with and without them\n"
+        "  report RUN_DIR rebuild a finished run directory's tables, figures and index.html\n"
         "  <name> ...     run the Lua subcommand lua/sprint/cli/<name>.lua, if it exists\n"
         "\n"
         "environment: SPRINT_LUA_DIR (Lua library, default " SPRINT_SOURCE_DIR "/lua),\n"

@@ -16,7 +16,9 @@
 local stage2 = require("sprint.intents").stage2
 
 local cfg, proto, ds = stage2.open_recipe("ablation (Table 5)")
-stage2.rows_recipe(cfg, proto, ds, { name = "ablation", what = "ablation (Table 5)", rows = {
+stage2.rows_recipe(cfg, proto, ds, { name = "ablation", what = "ablation (Table 5)", figure = "ablation",
+  figure_info = { caption = stage2.caption(cfg, proto, "The ablation's rows, each a setting of the same code; error bars "
+    .. "± std") }, rows = {
   { name = "(B) + LLM intents (no pool, no P&C)", set = { enrich = "none" }, stage1 = "direct" },
   { name = "(C) + GIP and P&C", set = { enrich = "none" } },
   { name = "(D) + self-enrichment", set = { enrich = "self" } },

@@ -6,7 +6,6 @@
 --   build/sprint run recipes/ratio.lua --set dataset=beauty --set backbone=sasrec
 --   build/sprint run recipes/ratio.lua --set ratios=0,0.1,1
 -- Writes ratio.{md,csv,json}, ratio-stage1.json and ratio.svg (a line with a ± std band).
-local sprint = require "sprint"
 local stage2 = require("sprint.intents").stage2
 
 local cfg, proto, ds = stage2.open_recipe("LLM intent supervision ratio (Figure 5)",
@@ -15,20 +14,8 @@ local rows = {}
 for _, r in ipairs(cfg.ratios) do
   rows[#rows + 1] = { name = string.format("SPRINT, r = %g %%", 100 * r), set = { hard_ratio = r } }
 end
-local function figure(rep, costs)
-  local rows = stage2.summary_of(rep, "NDCG@10")
-  local base = table.remove(rows, 1) -- the backbone
-  local s = { name = "SPRINT NDCG@10", mean = {}, std = {} }
-  local labels = {}
-  for i, r in ipairs(rows) do
-    s.mean[i], s.std[i] = r.mean, r.std
-    labels[i] = { string.format("%g%%", 100 * cfg.ratios[i]), string.format("%s calls", tostring(costs[i].llm_calls or "?")) }
-  end
-  return sprint.figures.lines { title = "LLM intent supervision ratio (Figure 5)", ylabel = "NDCG@10 on the test split",
-    xlabel = "r: share of training sessions given to the LLM (its calls)", x = cfg.ratios, xlabels = labels,
-    series = { s }, hline = { name = string.format("backbone %.4f", base.mean), value = base.mean },
-    caption = stage2.caption(cfg, proto, "SPRINT's NDCG@10 against the share of training sessions whose intents come "
-      .. "from the LLM stage; band ± std, dashed: the backbone; calls are the LLM stage's, from the ledger") }
-end
-stage2.rows_recipe(cfg, proto, ds, { name = "ratio", baseline = "Backbone", rows = rows, figure = figure,
+stage2.rows_recipe(cfg, proto, ds, { name = "ratio", baseline = "Backbone", rows = rows, figure = "ratio",
+  figure_info = { ratios = cfg.ratios, caption = stage2.caption(cfg, proto, "SPRINT's NDCG@10 against the share of "
+    .. "training sessions whose intents come from the LLM stage; band ± std, dashed: the backbone; calls are the LLM "
+    .. "stage's, from the ledger") },
   what = "LLM intent supervision ratio (Figure 5)" })

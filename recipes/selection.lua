@@ -6,25 +6,12 @@
 --   build/sprint run recipes/selection.lua --set dataset=beauty --set backbone=sasrec
 -- Writes selection.{md,csv,json} and selection-stage1.json (per strategy its hard sessions,
 -- labelled sessions, pool and LLM calls) and selection.svg (grouped bars, ± std).
-local sprint = require "sprint"
 local stage2 = require("sprint.intents").stage2
 
 local cfg, proto, ds = stage2.open_recipe("hard-session selection (Figure 4)")
-local function figure(rep)
-  local series = {}
-  for _, metric in ipairs({ "HR@10", "NDCG@10", "HR@20", "NDCG@20" }) do
-    for i, r in ipairs(stage2.summary_of(rep, metric)) do
-      series[i] = series[i] or { name = r.name, mean = {}, std = {} }
-      table.insert(series[i].mean, r.mean)
-      table.insert(series[i].std, r.std)
-    end
-  end
-  return sprint.figures.bars { title = "Hard-session selection (Figure 4)", ylabel = "metric on the test split",
-    groups = { "HR@10", "NDCG@10", "HR@20", "NDCG@20" }, series = series,
-    caption = stage2.caption(cfg, proto, string.format("SPRINT with Stage 1 on r = %g %% of the training sessions chosen "
-      .. "four ways, beside the backbone; error bars ± std", 100 * cfg.hard_ratio)) }
-end
-stage2.rows_recipe(cfg, proto, ds, { name = "selection", baseline = "Backbone", figure = figure,
+stage2.rows_recipe(cfg, proto, ds, { name = "selection", baseline = "Backbone", figure = "selection",
+  figure_info = { caption = stage2.caption(cfg, proto, string.format("SPRINT with Stage 1 on r = %g %% of the training "
+    .. "sessions chosen four ways, beside the backbone; error bars ± std", 100 * cfg.hard_ratio)) },
   what = string.format("hard-session selection (Figure 4; r = %g)", cfg.hard_ratio), rows = {
     { name = "SPRINT, uncertainty (RRF)", set = { selection = "uncertainty" } },
     { name = "SPRINT, random", set = { selection = "random" } },

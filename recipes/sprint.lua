@@ -12,48 +12,29 @@
 -- its SPRINT runs and table go to sprint-<variant>/ and results-<variant>.{md,csv,json}.
 -- Without an LLM endpoint, Stage 1's answers come from the offline stand-in (it says so).
 local sprint = require "sprint"
-local intents = require "sprint.intents"
-local stage2 = intents.stage2
+local stage2 = require("sprint.intents").stage2
 
 local cfg, proto, ds = stage2.open_recipe("Backbone and SPRINT (Table 2)")
 
 local dir = stage2.run_dir(cfg, proto)
 local variant = stage2.variant(cfg)
-local sprint_dir = variant and ("sprint-" .. variant) or "sprint"
-local results_name = variant and ("results-" .. variant) or "results"
-intents.files.mkdir(dir)
-intents.files.write_atomic(dir .. "/" .. (variant and ("config-" .. variant) or "config") .. ".lua",
-  sprint.config.dump(cfg) .. "\n")
+stage2.write_config(cfg, dir .. "/" .. (variant and ("config-" .. variant) or "config") .. ".lua")
 
--- Stage 1: the LLM's intents for the hard sessions (the only place an LLM is called)
-local loaded = stage2.stage1(ds, cfg, dir)
-
--- the backbone and SPRINT, seed by seed
-local name = stage2.DISPLAY[cfg.backbone]
-local rep = sprint.report.new { title = string.format("%s, %s: Backbone and SPRINT (test split, full ranking, %s "
-  .. "ties; %s%s)", cfg.dataset, name, cfg.ties, proto.summary, variant and ("; SPRINT variant " .. variant) or ""),
-  baseline = "Backbone", pair = "seeds" }
-local timing = {}
-for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
-  print(string.format("-- seed %d", s))
-  local bb, bres = stage2.train_backbone(ds, cfg, s, string.format("%s/backbone/seed-%d", dir, s))
-  stage2.record(rep, timing, "Backbone", bb, bres, s, ds, cfg)
-  local sm, sres = stage2.train_sprint(ds, cfg, loaded, s, string.format("%s/%s/seed-%d", dir, sprint_dir, s))
-  stage2.record(rep, timing, "SPRINT", sm, sres, s, ds, cfg)
-end
-
+-- Stage 1 (the only place an LLM is called), then the backbone and SPRINT for every seed
 local paper = sprint.paper.table2(cfg.dataset, cfg.backbone)
-if paper then
-  rep:reference("paper Backbone", paper.backbone, sprint.paper.SOURCE)
-  rep:reference("paper SPRINT", paper.sprint, sprint.paper.SOURCE)
-end
-rep:write(dir, results_name)
-intents.files.write_atomic(dir .. "/timing" .. (variant and ("-" .. variant) or "") .. ".json", sprint.report.json(timing))
-print()
-print(rep:markdown())
+local _, timing = stage2.run_rows {
+  cfg = cfg, proto = proto, ds = ds, dir = dir, baseline = "Backbone", rows = { { name = "SPRINT", set = {} } },
+  name = variant and ("results-" .. variant) or "results", timing_name = "timing" .. (variant and ("-" .. variant) or ""),
+  title = string.format("%s, %s: Backbone and SPRINT (test split, full ranking, %s ties; %s%s)", cfg.dataset,
+    stage2.DISPLAY[cfg.backbone], cfg.ties, proto.summary, variant and ("; SPRINT variant " .. variant) or ""),
+  references = paper and function(rep)
+    rep:reference("paper Backbone", paper.backbone, sprint.paper.SOURCE)
+    rep:reference("paper SPRINT", paper.sprint, sprint.paper.SOURCE)
+  end,
+}
 local function med(label, key) return stage2.median_time(timing, label, key) end
 print(string.format("time (medians over seeds): epoch %.2f s backbone, %.2f s SPRINT (%.2fx); test ranking %.2f s "
   .. "backbone, %.2f s SPRINT (%.2fx)", med("Backbone", "epoch_seconds"), med("SPRINT", "epoch_seconds"),
   med("SPRINT", "epoch_seconds") / med("Backbone", "epoch_seconds"), med("Backbone", "test_seconds"),
   med("SPRINT", "test_seconds"), med("SPRINT", "test_seconds") / med("Backbone", "test_seconds")))
-print(string.format("results: %s/%s.{md,csv,json}; SPRINT runs in %s/%s", dir, results_name, dir, sprint_dir))
+print(string.format("SPRINT runs in %s/%s", dir, variant and ("sprint-" .. variant) or "sprint"))

@@ -1,5 +1,6 @@
 -- figures.lua — standalone SVG figures written by the project (no plotting runtime): grouped
--- bars with error bars (the paper's Figure 4) and lines with error bands (Figure 5), each with
+-- bars with error bars (the paper's Figure 4), lines with error bands (Figures 5 and 6, right),
+-- stacked bars (Figure 3) and a heat map (Figure 6, left), each with
 -- axis labels, a legend and a caption naming the seeds and settings. Text is XML-escaped; the
 -- output is one <svg> element a browser shows as it is.
 --   local svg = figures.bars { title = "...", caption = "...", ylabel = "NDCG@10",
@@ -38,7 +39,28 @@ end
 
 local function tick_text(t, step)
   local digits = math.max(0, -math.floor(math.log10(step) + 1e-9))
-  return string.format("%." .. digits .. "f", t)
+  return string.format(string.format("%%.%df", digits), t) -- %d: never "-0" (a step of 1 or more)
+end
+
+-- The figure's first two parts: the <svg> element and its white background, height h.
+local function header(parts, h)
+  parts[1] = string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
+    .. 'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">', W, h, W, h)
+  parts[2] = string.format('<rect x="0" y="0" width="%d" height="%d" fill="white"/>', W, h)
+end
+
+-- The caption under the plot, wrapped at ~110 characters; the figure grows to hold it.
+local function caption(parts, text)
+  local line, lines = "", {}
+  for word in tostring(text or ""):gmatch("%S+") do
+    if #line + #word + 1 > 110 then lines[#lines + 1], line = line, word else line = line == "" and word or (line .. " " .. word) end
+  end
+  if line ~= "" then lines[#lines + 1] = line end
+  for i, l in ipairs(lines) do
+    parts[#parts + 1] = string.format('<text x="12" y="%d" font-size="11" fill="#444">%s</text>', H - BOTTOM + 60 + 14 * (i - 1),
+      esc(l))
+  end
+  header(parts, H + math.max(0, #lines - 3) * 14)
 end
 
 -- The frame: title, axes with ticks on y, labels, caption lines; returns parts and the y map.
@@ -47,10 +69,7 @@ local function frame(o, ymin, ymax)
   ymin, ymax = ts[1], ts[#ts]
   local ph = H - TOP - BOTTOM
   local function y(v) return TOP + ph - (v - ymin) / (ymax - ymin) * ph end
-  local parts = {
-    string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" '
-      .. 'font-family="DejaVu Sans, Arial, sans-serif" font-size="12">', W, H, W, H),
-    string.format('<rect x="0" y="0" width="%d" height="%d" fill="white"/>', W, H),
+  local parts = { "", "", -- the header, once the caption's height is known
     string.format('<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>', LEFT, esc(o.title or "")),
   }
   for _, t in ipairs(ts) do
@@ -68,16 +87,7 @@ local function frame(o, ymin, ymax)
     parts[#parts + 1] = string.format('<text x="%d" y="%d" text-anchor="middle">%s</text>', LEFT + (W - LEFT - RIGHT) / 2,
       TOP + ph + 48, esc(o.xlabel))
   end
-  -- the caption, wrapped at ~110 characters
-  local line, lines = "", {}
-  for word in tostring(o.caption or ""):gmatch("%S+") do
-    if #line + #word + 1 > 110 then lines[#lines + 1], line = line, word else line = line == "" and word or (line .. " " .. word) end
-  end
-  if line ~= "" then lines[#lines + 1] = line end
-  for i, l in ipairs(lines) do
-    parts[#parts + 1] = string.format('<text x="12" y="%d" font-size="11" fill="#444">%s</text>', H - BOTTOM + 60 + 14 * (i - 1),
-      esc(l))
-  end
+  caption(parts, o.caption)
   return parts, y, TOP + ph
 end
 
@@ -185,6 +195,116 @@ function M.lines(o)
       num(y(o.hline.value) + 4), esc(o.hline.name))
   end
   legend(parts, names)
+  parts[#parts + 1] = "</svg>"
+  return table.concat(parts, "\n") .. "\n"
+end
+
+-- Stacked bars: one bar per o.bars entry ({ name =, parts = { v1, v2, ... } }), its parts in
+-- the order of o.parts (their names, for the legend), a total printed above each bar; o.unit
+-- follows the numbers ("s").
+function M.stacked(o)
+  if type(o) ~= "table" or type(o.bars) ~= "table" or #o.bars == 0 or type(o.parts) ~= "table" then
+    error("figures.stacked: needs bars = { { name =, parts = { ... } } } and parts = { names }", 2)
+  end
+  local hi = 0
+  for _, b in ipairs(o.bars) do
+    local t = 0
+    for _, v in ipairs(b.parts) do t = t + v end
+    hi = math.max(hi, t)
+  end
+  local parts, y, base = frame(o, 0, hi * 1.08)
+  local pw = W - LEFT - RIGHT
+  local bw = pw / #o.bars
+  for i, b in ipairs(o.bars) do
+    local x, acc = LEFT + (i - 1) * bw + bw * 0.2, 0
+    for p, v in ipairs(b.parts) do
+      parts[#parts + 1] = string.format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s</title></rect>',
+        num(x), num(y(acc + v)), num(bw * 0.6), num(y(acc) - y(acc + v)), COLOURS[(p - 1) % #COLOURS + 1],
+        esc(o.parts[p]), esc(string.format("%.3g %s", v, o.unit or "")))
+      acc = acc + v
+    end
+    parts[#parts + 1] = string.format('<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>',
+      num(x + bw * 0.3), num(y(acc) - 4), esc(string.format("%.3g %s", acc, o.unit or "")))
+    local label = type(b.name) == "table" and b.name or { b.name }
+    for k, l in ipairs(label) do
+      parts[#parts + 1] = string.format('<text x="%s" y="%d" text-anchor="middle"%s>%s</text>', num(x + bw * 0.3),
+        base + 18 + 13 * (k - 1), k > 1 and ' font-size="10" fill="#555"' or "", esc(l))
+    end
+  end
+  legend(parts, o.parts)
+  parts[#parts + 1] = "</svg>"
+  return table.concat(parts, "\n") .. "\n"
+end
+
+-- A heat map: o.values[r][c] over rows o.rows (labels, top to bottom) and columns o.cols,
+-- each cell coloured on a white-to-blue scale from the smallest to the largest value and
+-- labelled with its value (o.digits, default 4) and o.notes[r][c] if given (e.g. "± std");
+-- o.rowlabel and o.collabel name the axes; a scale bar stands for the legend.
+function M.heatmap(o)
+  if type(o) ~= "table" or type(o.values) ~= "table" or #o.values == 0 then
+    error("figures.heatmap: needs values = { { ... }, ... }, rows and cols", 2)
+  end
+  local lo, hi = math.huge, -math.huge
+  for _, row in ipairs(o.values) do
+    for _, v in ipairs(row) do
+      if v == v then lo, hi = math.min(lo, v), math.max(hi, v) end
+    end
+  end
+  if hi <= lo then hi = lo + 1e-12 end
+  local function colour(v)
+    if v ~= v then return "#eeeeee" end
+    local t = (v - lo) / (hi - lo)
+    local function mix(a, b) return math.floor(a + (b - a) * t + 0.5) end
+    return string.format("#%02x%02x%02x", mix(247, 8), mix(251, 69), mix(255, 148))
+  end
+  local parts = { "", "", -- the header, once the caption's height is known
+    string.format('<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>', LEFT, esc(o.title or "")),
+  }
+  local nr, nc = #o.values, #o.values[1]
+  local pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+  local cw, ch = pw / nc, ph / nr
+  local digits = o.digits or 4
+  for r = 1, nr do
+    for c = 1, nc do
+      local v = o.values[r][c]
+      local x, yy = LEFT + (c - 1) * cw, TOP + (r - 1) * ch
+      parts[#parts + 1] = string.format('<rect x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="white"/>', num(x),
+        num(yy), num(cw), num(ch), colour(v))
+      local dark = v == v and (v - lo) / (hi - lo) > 0.55
+      local text = v == v and string.format("%." .. digits .. "f", v) or "-"
+      parts[#parts + 1] = string.format('<text x="%s" y="%s" text-anchor="middle" fill="%s">%s</text>', num(x + cw / 2),
+        num(yy + ch / 2 + (o.notes and -2 or 4)), dark and "white" or "black", esc(text))
+      local note = o.notes and o.notes[r] and o.notes[r][c]
+      if note then
+        parts[#parts + 1] = string.format('<text x="%s" y="%s" text-anchor="middle" font-size="10" fill="%s">%s</text>',
+          num(x + cw / 2), num(yy + ch / 2 + 12), dark and "white" or "#333", esc(note))
+      end
+    end
+  end
+  for r = 1, nr do
+    parts[#parts + 1] = string.format('<text x="%d" y="%s" text-anchor="end">%s</text>', LEFT - 6,
+      num(TOP + (r - 0.5) * ch + 4), esc(o.rows[r]))
+  end
+  for c = 1, nc do
+    parts[#parts + 1] = string.format('<text x="%s" y="%d" text-anchor="middle">%s</text>', num(LEFT + (c - 0.5) * cw),
+      TOP + ph + 18, esc(o.cols[c]))
+  end
+  parts[#parts + 1] = string.format('<text x="18" y="%d" transform="rotate(-90 18 %d)" text-anchor="middle">%s</text>',
+    TOP + ph / 2, TOP + ph / 2, esc(o.rowlabel or ""))
+  parts[#parts + 1] = string.format('<text x="%d" y="%d" text-anchor="middle">%s</text>', LEFT + pw / 2, TOP + ph + 40,
+    esc(o.collabel or ""))
+  -- the scale: lowest to highest value
+  local sx = W - RIGHT + 20
+  for i = 0, 9 do
+    parts[#parts + 1] = string.format('<rect x="%d" y="%s" width="16" height="%s" fill="%s"/>', sx,
+      num(TOP + ph - (i + 1) * ph / 10), num(ph / 10 + 0.5), colour(lo + (hi - lo) * (i + 0.5) / 10))
+  end
+  parts[#parts + 1] = string.format('<text x="%d" y="%d" font-size="11">%s</text>', sx + 22, TOP + 10,
+    esc(string.format("%." .. digits .. "f", hi)))
+  parts[#parts + 1] = string.format('<text x="%d" y="%d" font-size="11">%s</text>', sx + 22, TOP + ph,
+    esc(string.format("%." .. digits .. "f", lo)))
+  parts[#parts + 1] = string.format('<text x="%d" y="%d" font-size="11">%s</text>', sx, TOP - 8, esc(o.scale or ""))
+  caption(parts, o.caption)
   parts[#parts + 1] = "</svg>"
   return table.concat(parts, "\n") .. "\n"
 end

@@ -41,7 +41,7 @@ local function default_evaluate(model, ds, split, o)
     { split = split, ks = o.ks, batch_size = o.eval_batch_size, max_len = o.max_len, ctx = o.eval_ctx })
 end
 
-function M.fit(model, ds, user_opts)
+local function fit(model, ds, user_opts)
   local o = {}
   for k, v in pairs(M.defaults) do o[k] = v end
   for k, v in pairs(user_opts or {}) do
@@ -217,6 +217,20 @@ function M.fit(model, ds, user_opts)
   end
   if logfile then logfile:close() end
   return { best = state.best, best_epoch = state.best_epoch, epochs = state.epoch, history = state.history }
+end
+
+-- One process at a time trains a run directory (two recipes, or a grid's cells, sharing a
+-- backbone run): the second waits for the first, then resumes or reuses what it left.
+function M.fit(model, ds, user_opts)
+  local dir = type(user_opts) == "table" and user_opts.run_dir
+  if not dir then return fit(model, ds, user_opts) end
+  require("sprint.files").mkdir(dir)
+  local say = user_opts.log or print
+  local lock = require("sprint.grid").lock(dir .. "/.lock", say)
+  local ok, result = pcall(fit, model, ds, user_opts)
+  lock.release()
+  if not ok then error(result, 0) end
+  return result
 end
 
 return M

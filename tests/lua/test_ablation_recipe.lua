@@ -25,7 +25,7 @@ function tests.ablation_rows_are_settings_of_the_same_code_and_reuse_the_main_ru
   local out
   rc, out, err = run("recipes/ablation.lua")
   h.eq(rc, 0, err)
-  local _, reused = out:gsub("resumed from [^\n]*/sprint%-rho=2/seed%-%d", "")
+  local _, reused = out:gsub("read back from [^\n]*/sprint%-rho=2/seed%-%d/test%.json", "")
   h.eq(reused, 2, "the full SPRINT rows of recipes/sprint.lua are reused: " .. out)
   local base = dir .. "/runs/planted-sasrec"
   local main = report.read(base .. "/results-rho=2.json")

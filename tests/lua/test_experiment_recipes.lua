@@ -49,7 +49,7 @@ function tests.selection_and_ratio_recipes_run_every_row_on_its_own_stage1()
   h.truthy(costs[3].hard_sessions > 4 * costs[2].hard_sessions, "50 % asks five times what 10 % asks")
   h.truthy(costs[3].llm_calls > costs[2].llm_calls and costs[2].llm_calls > costs[1].llm_calls,
     "LLM calls grow with the ratio: " .. cjson.encode(costs))
-  h.truthy(out:find("resumed from [^\n]*/backbone/seed%-1"), "the backbone rows are shared")
+  h.truthy(out:find("read back from [^\n]*/backbone/seed%-1/test%.json"), "the backbone rows are shared")
   os.execute("rm -rf " .. q(dir))
 end
 

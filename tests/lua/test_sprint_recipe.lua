@@ -37,8 +37,10 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
   h.truthy(slurp(run .. "/timing-rho=2.json"), "timings written")
   h.truthy(slurp(run .. "/sprint-rho=2/seed-1/checkpoint/state.json"):find('"extra":"extra%-'), "labels in the checkpoint")
 
-  -- LLM-free inference: no cache, a dead endpoint, Stage 1 reused from its files
+  -- LLM-free inference: no cache, a dead endpoint, Stage 1 reused from its files, every
+  -- model ranked again (the cells' test.json removed)
   os.remove(run .. "/stage1/llm.sqlite")
+  os.execute("rm -f " .. q(run) .. "/*/seed-*/test.json")
   local dead = CLEAN .. "SPRINT_LLM_BASE_URL=http://127.0.0.1:9/v1 SPRINT_LLM_MODEL=none "
   rc, out, err = sprint_run(dir, " --set stage1_dir=" .. q(run .. "/stage1/stage1"), dead)
   h.eq(rc, 0, err)
@@ -51,7 +53,7 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
   -- a variant shares the backbone rows and Stage 1, and writes its own table
   rc, out, err = sprint_run(dir, " --set stage1_dir=" .. q(run .. "/stage1/stage1") .. " --set hard_neg=false", dead)
   h.eq(rc, 0, err)
-  local _, resumed = out:gsub("resumed from [^\n]*/backbone/seed%-%d", "")
+  local _, resumed = out:gsub("read back from [^\n]*/backbone/seed%-%d/test%.json", "")
   h.eq(resumed, 2, "both seeds' backbones are reused: " .. out)
   local variant = report.read(run .. "/results-hard_neg=false,rho=2.json")
   h.eq(table.concat(ranks_of(variant, "Backbone"), ";"), table.concat(backbone_ranks, ";"))

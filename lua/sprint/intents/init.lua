@@ -12,6 +12,7 @@ local M = {
   labels = require "sprint.intents.labels",
   enrich = require "sprint.intents.enrich",
   stage2 = require "sprint.intents.stage2",
+  efficiency = require "sprint.intents.efficiency",
 }
 
 local files = require "sprint.files"

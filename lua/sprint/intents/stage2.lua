@@ -48,12 +48,14 @@ function M.recipe_settings(overrides)
     -- generator settings for dataset = planted (0: the registry's)
     planted_sessions = 0,
     run_dir = "runs/sprint", resume = true,
+    -- grid runs: jobs > 1 trains cells in that many child processes; grid_cell is set for a child
+    jobs = 1, grid_cell = "",
   }
   local spec = {
     warmup_epochs = "int>=1", selection = { "uncertainty", "random", "h_sess", "h_pred" },
     hard_ratio = "number in [0, 1]", rrf_k = "number>0", pred_over = { "session", "catalogue" },
     candidates = "int>=1", max_tries = "int>=1", concurrency = "int>=1", pool_cap = "int>=0",
-    gip_max_intents = "int>=1", planted_sessions = "int>=0",
+    gip_max_intents = "int>=1", planted_sessions = "int>=0", jobs = "int>=1",
   }
   for k, v in pairs(M.STAGE1_DEFAULTS) do defaults[k] = v end
   for k, v in pairs(M.DEFAULTS) do defaults[k] = v end
@@ -83,21 +85,28 @@ M.DISPLAY = { sasrec = "SASRec", bert4rec = "BERT4Rec", gru4rec = "GRU4Rec" }
 
 -- A recipe whose rows are settings of the same code (ablation, selection, ratio): the run
 -- directory, the resolved settings written as config-<name>[-<variant>].lua, then run_rows.
--- opts: name ("ablation"), what ("ablation (Table 5)"), rows, baseline.
+-- opts: name ("ablation"), what ("ablation (Table 5)"), rows, baseline, and run_rows' figure,
+-- figure_info, references.
 function M.rows_recipe(cfg, proto, ds, opts)
-  local sprint = require "sprint"
-  local files = require "sprint.files"
   local dir = M.run_dir(cfg, proto)
   local common = M.variant(cfg)
   local name = opts.name .. (common and ("-" .. common) or "")
-  files.mkdir(dir)
-  files.write_atomic(dir .. "/config-" .. name .. ".lua", sprint.config.dump(cfg) .. "\n")
+  M.write_config(cfg, dir .. "/config-" .. name .. ".lua")
   return M.run_rows {
     cfg = cfg, proto = proto, ds = ds, dir = dir, rows = opts.rows, baseline = opts.baseline, name = name,
-    figure = opts.figure,
+    figure = opts.figure, figure_info = opts.figure_info, references = opts.references,
     title = string.format("%s, %s: %s (test split, full ranking, %s ties; %s%s)", cfg.dataset, M.DISPLAY[cfg.backbone],
       opts.what, cfg.ties, proto.summary, common and ("; every row with " .. common) or ""),
   }
+end
+
+-- Writes a recipe's resolved settings (sprint.config.dump) to path, but in a grid child, whose
+-- settings are its parent's with the cell named.
+function M.write_config(cfg, path)
+  if (cfg.grid_cell or "") ~= "" then return end
+  local files = require "sprint.files"
+  files.mkdir(path:match("^(.*)/[^/]*$") or ".")
+  files.write_atomic(path, require("sprint").config.dump(cfg) .. "\n")
 end
 
 -- The run directory of a dataset, backbone and protocol: the backbone rows, Stage 1 and every
@@ -214,12 +223,19 @@ end
 -- per seed the backbone ("(A) Backbone" or opts.baseline), then each row's SPRINT variant, its
 -- Stage 1 (row.set's Stage 1 settings pick it, row.stage1 = "direct" the single-prompt one) run
 -- or reused once per distinct setting. opts: cfg (a sprint.config table), proto, ds, dir, rows =
--- { { name =, set = { k = v }, stage1 = nil | "direct" } }, title, name (the results' file name).
+-- { { name =, set = { k = v }, stage1 = nil | "direct" } }, title, name (the results' file name),
+-- references (function(rep): reference rows), figure (a sprint.experiments figure name) and
+-- figure_info (what it needs beside the table: caption, ...).
+-- Every (row, seed) is a cell: a training run directory whose test.json holds its ranked test
+-- split, so a rerun skips finished cells. cfg.jobs > 1 trains the unfinished cells in parallel
+-- child processes (sprint.grid; each child is this recipe with grid_cell set); a failed cell is
+-- reported with its error, and the table is written from the others before the recipe fails.
 -- Writes dir/<name>.{md,csv,json} and timing-<name>.json, and dir/<name>-stage1.json: per row
 -- its Stage 1's hard sessions, accepted sessions, pool, LLM calls and summed call time (the
 -- ledger's totals: a resumed stage counts what it cost when it ran). Returns the report.
 function M.run_rows(opts)
   local sprint = require "sprint"
+  local files = require "sprint.files"
   local cfg, ds, dir = opts.cfg, opts.ds, opts.dir
   local baseline = opts.baseline or "(A) Backbone"
   local rep = sprint.report.new { title = opts.title, baseline = baseline, pair = "seeds" }
@@ -238,35 +254,38 @@ function M.run_rows(opts)
       loaded, report_path = stage1s[s1][1], stage1s[s1][2]
     end
     prepared[r] = { variant = variant, cfg = rcfg, loaded = loaded }
-    local f = require("sprint.files").read(report_path)
+    local f = files.read(report_path)
     local rep1 = f and require("cjson.safe").decode(f)
     costs[#costs + 1] = { row = row.name, stage1 = row.stage1 == "direct" and "one prompt per session" or (s1 or "default"),
       labelled_sessions = count(loaded.labels), pool = loaded.pool:size(),
       hard_sessions = rep1 and rep1.hard_sessions, llm_calls = rep1 and rep1.ledger and rep1.ledger.calls,
       llm_seconds = rep1 and rep1.ledger and rep1.ledger.latency_ms and rep1.ledger.latency_ms / 1000 }
   end
-  local timing = {}
+  local cells = {}
   for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
-    print(string.format("-- seed %d", s))
-    local bb, bres = M.train_backbone(ds, cfg, s, string.format("%s/backbone/seed-%d", dir, s))
-    M.record(rep, timing, baseline, bb, bres, s, ds, cfg)
+    cells[#cells + 1] = M.backbone_cell(ds, cfg, s, dir, baseline)
     for r, row in ipairs(opts.rows) do
       local p = prepared[r]
-      local run = string.format("%s/%s/seed-%d", dir, p.variant and ("sprint-" .. p.variant) or "sprint", s)
-      local sm, res = M.train_sprint(ds, p.cfg, p.loaded, s, run)
-      M.record(rep, timing, row.name, sm, res, s, ds, p.cfg)
+      cells[#cells + 1] = M.sprint_cell(ds, p.cfg, p.loaded, s, dir, p.variant, row.name)
     end
   end
-  rep:write(dir, opts.name)
-  local files = require "sprint.files"
-  if opts.figure then -- opts.figure(rep, costs) -> SVG text
-    local svg = opts.figure(rep, costs)
-    local ok, why = sprint.figures.well_formed(svg)
-    if not ok then error("stage 2: the figure of " .. opts.name .. " is not well-formed SVG: " .. why, 0) end
-    files.write_atomic(dir .. "/" .. opts.name .. ".svg", svg)
-    print("figure: " .. dir .. "/" .. opts.name .. ".svg")
+  local timing, failures = {}, M.run_cells(cells, cfg, ds, rep)
+  local baseline_runs = 0
+  for _, c in ipairs(cells) do
+    if c.done then M.timing_of(timing, c.label, c.done.timing) end
+    if c.done and c.label == baseline then baseline_runs = baseline_runs + 1 end
   end
-  files.write_atomic(dir .. "/timing-" .. opts.name .. ".json", sprint.report.json(timing))
+  if baseline_runs == 0 then M.fail_on(failures, dir, opts.name) end -- no table without its baseline
+  if opts.references then opts.references(rep) end
+  rep:write(dir, opts.name)
+  if opts.figure then
+    local experiments = require "sprint.experiments"
+    local info = opts.figure_info or {}
+    files.write_atomic(dir .. "/" .. opts.name .. "-figure.json", sprint.report.json { figure = opts.figure, info = info })
+    local path = experiments.write_figure(dir, opts.name, opts.figure, rep, costs, info)
+    print("figure: " .. path)
+  end
+  files.write_atomic(dir .. "/" .. (opts.timing_name or ("timing-" .. opts.name)) .. ".json", sprint.report.json(timing))
   files.write_atomic(dir .. "/" .. opts.name .. "-stage1.json", sprint.report.json(costs))
   print()
   print(rep:markdown())
@@ -277,19 +296,134 @@ function M.run_rows(opts)
       c.llm_seconds and string.format("%.2f", c.llm_seconds) or "-"))
   end
   print(string.format("results: %s/%s.{md,csv,json}, %s-stage1.json", dir, opts.name, opts.name))
-  return rep
+  M.fail_on(failures, dir, opts.name)
+  return rep, timing, costs
 end
 
--- Mean and std of `metric` for each method of a report's table, in table order:
--- { { name =, mean =, std = }, ... } (reference rows left out).
-function M.summary_of(rep, metric)
-  local out = {}
-  for _, row in ipairs(rep:summary()) do
-    if not row.reference and row.metrics[metric] then
-      out[#out + 1] = { name = row.name, mean = row.metrics[metric].mean, std = row.metrics[metric].std or 0 }
+-- The cells of a table. A cell: { id (its run directory under the run's), label, seed, run,
+-- key (what its test.json must have been made under), train = function() -> model, result }.
+local function test_key(cfg, identity)
+  return table.concat({ identity, "epochs = " .. cfg.epochs, "patience = " .. cfg.patience, "ties = " .. cfg.ties,
+    "mask_session_items = " .. tostring(cfg.mask_session_items), "max_len = " .. cfg.max_len }, "\n")
+end
+
+function M.backbone_cell(ds, cfg, seed, dir, label)
+  local id = "backbone/seed-" .. seed
+  return { id = id, label = label, seed = seed, run = dir .. "/" .. id, cfg = cfg,
+    key = test_key(cfg, M.identity(cfg, seed, M.BACKBONE_KEYS)),
+    train = function() return M.train_backbone(ds, cfg, seed, dir .. "/" .. id) end }
+end
+
+function M.sprint_cell(ds, cfg, loaded, seed, dir, variant, label)
+  local id = (variant and ("sprint-" .. variant) or "sprint") .. "/seed-" .. seed
+  return { id = id, label = label, seed = seed, run = dir .. "/" .. id, cfg = cfg,
+    key = test_key(cfg, M.sprint_identity(cfg, seed, loaded)),
+    train = function() return M.train_sprint(ds, cfg, loaded, seed, dir .. "/" .. id) end }
+end
+
+-- A cell's finished result (its test.json, when made under the cell's key), or nil.
+function M.finished_cell(cell)
+  local text = require("sprint.files").read(cell.run .. "/test.json")
+  local d = text and require("cjson.safe").decode(text)
+  if type(d) == "table" and d.key == cell.key and type(d.test) == "table" then return d end
+end
+
+-- Trains (or resumes, or reuses) a cell, ranks the test split and writes its test.json.
+function M.run_cell(cell, ds)
+  local clock = require "sprint.clock"
+  local model, result = cell.train()
+  local t0 = clock.now()
+  local test = M.test(model, ds, cell.cfg)
+  local epoch_seconds = {}
+  for _, r in ipairs(result.history) do epoch_seconds[#epoch_seconds + 1] = r.train_seconds end
+  local d = { key = cell.key, test = { metrics = test.metrics, ranks = test.ranks, sessions = test.sessions, n = test.n,
+                                       settings = test.settings },
+    timing = { seed = cell.seed, test_seconds = clock.now() - t0, epochs = result.epochs, best_epoch = result.best_epoch,
+               epoch_seconds = require("sprint.stats").median(epoch_seconds),
+               train_seconds = M.sum_seconds(result.history) } }
+  require("sprint.files").write_atomic(cell.run .. "/test.json", require("sprint.report").json(d))
+  return d
+end
+
+function M.sum_seconds(history)
+  local t = 0
+  for _, r in ipairs(history) do t = t + (r.train_seconds or 0) end
+  return t
+end
+
+function M.timing_of(timing, label, t)
+  timing[label] = timing[label] or {}
+  table.insert(timing[label], t)
+end
+
+-- Runs the cells: in a grid child (cfg.grid_cell) only that cell, then the process exits;
+-- with cfg.jobs > 1 the unfinished ones in child processes first; then each in order, finished
+-- ones read back, into rep. A failed cell is kept out of the table. Sets cell.done; returns the
+-- failures: { { id =, label =, seed =, error = } }.
+function M.run_cells(cells, cfg, ds, rep)
+  if (cfg.grid_cell or "") ~= "" then
+    for _, c in ipairs(cells) do
+      if c.id == cfg.grid_cell then
+        M.run_cell(c, ds)
+        os.exit(0, true)
+      end
+    end
+    error("stage 2: this recipe has no cell " .. cfg.grid_cell, 0)
+  end
+  local grid_status = {}
+  if (cfg.jobs or 1) > 1 then
+    local grid = require "sprint.grid"
+    local todo = {}
+    local threads = cfg.threads > 0 and cfg.threads or math.max(1, math.floor(grid.cores() / cfg.jobs))
+    local seen = {} -- two rows at the same settings (a sweep's point at the defaults) share a cell
+    for _, c in ipairs(cells) do
+      if not seen[c.id] and not M.finished_cell(c) then
+        seen[c.id] = true
+        todo[#todo + 1] = { id = c.id, log = c.run .. "/cell.log",
+          argv = grid.self_command { grid_cell = c.id, jobs = 1, threads = threads } }
+      end
+    end
+    print(string.format("grid: %d of %d cells to train, %d at a time, %d thread(s) each", #todo, #cells,
+      math.min(cfg.jobs, grid.cores()), threads))
+    if #todo > 0 then grid_status = grid.run(todo, { jobs = cfg.jobs }) end
+  end
+  local failures = {}
+  for _, c in ipairs(cells) do
+    local d = M.finished_cell(c)
+    local why = grid_status[c.id] and not grid_status[c.id].ok and grid_status[c.id].error
+    local source = "read back from " .. c.run .. "/test.json"
+    if not d and not why then
+      print(string.format("-- %s, seed %d (%s)", c.label, c.seed, c.id))
+      local ok, res = pcall(M.run_cell, c, ds)
+      if ok then d, source = res, "trained here" else why = tostring(res) end
+    end
+    if d then
+      c.done = d
+      rep:add(c.label, d.test, { seed = c.seed })
+      print(string.format("   %-28s seed %d: best epoch %s of %s; test HR@10 %.4f NDCG@10 %.4f (median epoch %.2f s; %s)",
+        c.label, c.seed, tostring(d.timing.best_epoch), tostring(d.timing.epochs), d.test.metrics["HR@10"],
+        d.test.metrics["NDCG@10"], d.timing.epoch_seconds or 0, source))
+    else
+      failures[#failures + 1] = { id = c.id, label = c.label, seed = c.seed, error = why }
+      print(string.format("   %-28s seed %d: FAILED: %s", c.label, c.seed, why))
     end
   end
-  return out
+  return failures
+end
+
+-- After the tables are written: the failed cells listed in <name>-failed.json and one error
+-- naming them (nothing when none failed; an earlier list is removed).
+function M.fail_on(failures, dir, name)
+  local path = dir .. "/" .. name .. "-failed.json"
+  if #failures == 0 then
+    os.remove(path)
+    return
+  end
+  require("sprint.files").write_atomic(path, require("sprint.report").json(failures))
+  local lines = {}
+  for _, f in ipairs(failures) do lines[#lines + 1] = string.format("  %s (%s, seed %d): %s", f.id, f.label, f.seed, f.error) end
+  error(string.format("stage 2: %d cell(s) failed; the table holds the others (a rerun retries only these):\n%s\n"
+    .. "(listed in %s)", #failures, table.concat(lines, "\n"), path), 0)
 end
 
 -- A caption for a figure of a rows recipe: what, the seeds, the protocol and the settings.
@@ -378,6 +512,17 @@ function M.sprint_model(ds, cfg, loaded, seed)
   })
 end
 
+-- What a SPRINT run trains under: the backbone's settings, Stage 2's and Stage 1's output.
+function M.sprint_identity(cfg, seed, loaded)
+  local keys = {}
+  for _, k in ipairs(M.BACKBONE_KEYS) do keys[#keys + 1] = k end
+  local stage2_keys = {}
+  for k in pairs(M.DEFAULTS) do stage2_keys[#stage2_keys + 1] = k end
+  table.sort(stage2_keys)
+  for _, k in ipairs(stage2_keys) do keys[#keys + 1] = k end
+  return M.identity(cfg, seed, keys, { stage1_line(loaded) })
+end
+
 -- SPRINT for a seed, trained (or resumed, or reused) in run_dir: labels refreshed every rho
 -- epochs by enrichment (unless enrich = "none" or there is no intent loss), Stage 1's hard
 -- negatives beside a random one when hard_neg. Returns the model and train.fit's result.
@@ -391,34 +536,9 @@ function M.train_sprint(ds, cfg, loaded, seed, run_dir)
     if cfg.n_neg ~= 1 then error("stage 2: hard_neg gives one random and one hard negative: set n_neg = 1", 0) end
     extra.n_hard_neg, extra.hard_negatives = 1, loaded.hard_negatives
   end
-  local keys = {}
-  for _, k in ipairs(M.BACKBONE_KEYS) do keys[#keys + 1] = k end
-  local stage2_keys = {}
-  for k in pairs(M.DEFAULTS) do stage2_keys[#stage2_keys + 1] = k end
-  table.sort(stage2_keys)
-  for _, k in ipairs(stage2_keys) do keys[#keys + 1] = k end
-  extra.identity = M.identity(cfg, seed, keys, { stage1_line(loaded) })
+  extra.identity = M.sprint_identity(cfg, seed, loaded)
   local result = require("sprint.train").fit(sm, ds, fit_options(cfg, seed, run_dir, extra))
   return sm, result
-end
-
--- Ranks a trained model on the test split and adds it to a report as `label` for `seed`; its
--- median epoch time and the ranking's time go to timing[label]. Prints one line.
-function M.record(rep, timing, label, model, result, seed, ds, cfg)
-  local clock = require "sprint.clock"
-  local t0 = clock.now()
-  local test = M.test(model, ds, cfg)
-  local epoch_seconds = {}
-  for _, r in ipairs(result.history) do epoch_seconds[#epoch_seconds + 1] = r.train_seconds end
-  timing[label] = timing[label] or {}
-  local t = { seed = seed, test_seconds = clock.now() - t0, epochs = result.epochs, best_epoch = result.best_epoch,
-              epoch_seconds = require("sprint.stats").median(epoch_seconds) }
-  table.insert(timing[label], t)
-  print(string.format("   %-8s seed %d: best epoch %d of %d; test HR@10 %.4f NDCG@10 %.4f (median epoch %.2f s, "
-    .. "test ranking %.2f s)", label, seed, result.best_epoch, result.epochs, test.metrics["HR@10"],
-    test.metrics["NDCG@10"], t.epoch_seconds or 0, t.test_seconds))
-  rep:add(label, test, { seed = seed })
-  return test
 end
 
 -- The median over seeds of timing[label]'s `key` (epoch_seconds or test_seconds).
