@@ -498,6 +498,11 @@ int sp_backbone_new(sp_backbone **out, sp_params *p, const char *name, const sp_
 void sp_backbone_free(sp_backbone *m); /* its tensors belong to the parameter store */
 int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
                        sp_tensor *last);
+/* The same from item vectors e (B, L, d) given for seq's positions instead of the item table's
+ * rows (seq still gives the padding mask): SPRINT+LE's branch over projected LLM embeddings.
+ * sp_backbone_encode is this with e = item_table[seq]. */
+int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
+                                sp_tensor *seq, sp_tensor *e, sp_tensor *last);
 sp_tensor *sp_backbone_item_table(const sp_backbone *m);
 sp_tensor *sp_backbone_output_bias(const sp_backbone *m); /* (n_items + 2), NULL without a head */
 int32_t sp_backbone_mask_token(const sp_backbone *m); /* n_items + 1 */

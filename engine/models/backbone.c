@@ -127,25 +127,45 @@ static int key_mask(sp_ctx *ctx, sp_tensor **out, sp_tensor *seq) {
   return SP_OK;
 }
 
-int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
-                       sp_tensor *last) {
-  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "sp_backbone_encode: NULL argument");
-  SP_CHECK_I32(ctx, "sp_backbone_encode", seq);
-  SP_CHECK_I32(ctx, "sp_backbone_encode", last);
+/* seq (B, L <= max_len) and last (B) in range; op names the caller in the message. */
+static int check_input(sp_ctx *ctx, const char *op, const sp_backbone *m, sp_tensor *seq, sp_tensor *last) {
+  SP_CHECK_I32(ctx, op, seq);
+  SP_CHECK_I32(ctx, op, last);
   char s1[64];
   const sp_backbone_config *c = &m->cfg;
   if (seq->ndim != 2 || seq->shape[1] > c->max_len)
-    return SP_FAIL(SP_ESHAPE, "sp_backbone_encode: seq %s must be (B, L) with L <= max_len %d", sp_shape_str(seq, s1),
-                   c->max_len);
+    return SP_FAIL(SP_ESHAPE, "%s: seq %s must be (B, L) with L <= max_len %d", op, sp_shape_str(seq, s1), c->max_len);
   const int B = seq->shape[0], L = seq->shape[1];
   if (last->ndim != 1 || last->shape[0] != B)
-    return SP_FAIL(SP_ESHAPE, "sp_backbone_encode: last %s must be (%d)", sp_shape_str(last, s1), B);
+    return SP_FAIL(SP_ESHAPE, "%s: last %s must be (%d)", op, sp_shape_str(last, s1), B);
   for (int b = 0; b < B; b++)
     if (sp_tensor_i32(last)[b] < 0 || sp_tensor_i32(last)[b] >= L)
-      return SP_FAIL(SP_EINVAL, "sp_backbone_encode: last[%d] = %d is outside [0, %d)", b, sp_tensor_i32(last)[b], L);
-  sp_tensor *mask, *e, *x, *pe, *h;
-  SP_TRY(key_mask(ctx, &mask, seq));
+      return SP_FAIL(SP_EINVAL, "%s: last[%d] = %d is outside [0, %d)", op, b, sp_tensor_i32(last)[b], L);
+  return SP_OK;
+}
+
+int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
+                       sp_tensor *last) {
+  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "sp_backbone_encode: NULL argument");
+  SP_TRY(check_input(ctx, "sp_backbone_encode", m, seq, last));
+  sp_tensor *e;
   SP_TRY(sp_embedding_layer_forward(ctx, &e, &m->item, seq)); /* checks ids: 0..n_items + 1 */
+  return sp_backbone_encode_embedded(ctx, h_S, h_seq, m, seq, e, last);
+}
+
+int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
+                                sp_tensor *seq, sp_tensor *e, sp_tensor *last) {
+  const char *op = "sp_backbone_encode_embedded";
+  if (!ctx || !h_S || !m || !e) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
+  SP_TRY(check_input(ctx, op, m, seq, last));
+  SP_CHECK_F32(ctx, op, e);
+  char s1[64];
+  const sp_backbone_config *c = &m->cfg;
+  const int L = seq->shape[1];
+  if (e->ndim != 3 || e->shape[0] != seq->shape[0] || e->shape[1] != L || e->shape[2] != c->dim)
+    return SP_FAIL(SP_ESHAPE, "%s: e %s must be (%d, %d, %d)", op, sp_shape_str(e, s1), seq->shape[0], L, c->dim);
+  sp_tensor *mask, *x, *pe, *h;
+  SP_TRY(key_mask(ctx, &mask, seq));
   if (c->kind == SP_GRU4REC) {
     SP_TRY(sp_dropout(ctx, &x, e, c->dropout));
     for (int l = 0; l < c->layers; l++) {
