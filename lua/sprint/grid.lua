@@ -101,7 +101,10 @@ local function sleep_ms(ms) ffi.C.sp_grid_poll(nil, 0, ms) end
 function M.run(cells, opts)
   opts = opts or {}
   local jobs = math.max(1, math.min(opts.jobs or 1, M.cores(), #cells))
-  local say = opts.progress or print
+  local say = opts.progress or function(line) -- at once, also when stdout is a file
+    print(line)
+    io.stdout:flush()
+  end
   local status, running, next_cell = {}, {}, 1
   local done, failed, n_running = 0, 0, 0
   local function line(what)

@@ -84,6 +84,17 @@ local function trim(ctx, seq, last)
 end
 M.trim = trim
 
+-- h_S (B, d) and h_seq (B, L, d) from item vectors e (B, L, d) given for seq's positions
+-- (SPRINT+LE's LLM branch); seq must be trimmed already (e matches its columns).
+function Backbone:encode_embedded(ctx, seq, e, last)
+  local w = "backbone:encode_embedded"
+  if C.sp_backbone_encode_embedded(ctx._p, self._hs, self._hseq, self._p, tensor._arg(ctx, seq, "seq", w),
+      tensor._arg(ctx, e, "e", w), tensor._arg(ctx, last, "last", w)) ~= 0 then
+    lib.fail(w, 2)
+  end
+  return tensor._wrap_arena(ctx, self._hs[0]), tensor._wrap_arena(ctx, self._hseq[0])
+end
+
 -- h_S (B, d) and h_seq (B, L, d) for right-aligned seq (B, L) with its last positions (B).
 function Backbone:encode(ctx, seq, last)
   seq, last = trim(ctx, seq, last)
@@ -158,12 +169,13 @@ local function ce_loss(self, ctx, h, target, rows)
   return ctx:cross_entropy(self:scores(ctx, h), shifted(ctx, target, rows), -1)
 end
 
--- Eq. 16: BCE of the target against its sampled negatives (B, K), padding rows weighted 0.
-local function bce_loss(self, ctx, h, target, neg, rows)
+-- Eq. 16: BCE of the target against its sampled negatives (B, K), padding rows weighted 0;
+-- items: the item table (n_items + 2, d) that scores them.
+function M.bce_loss(items, ctx, h, target, neg, rows)
   local B, K = neg:shape()[1], neg:shape()[2]
-  local pos_e = ctx:embedding(self.items, target)                -- (B, d)
+  local pos_e = ctx:embedding(items, target)                     -- (B, d)
   local pos = ctx:reshape(ctx:sum_axis(ctx:mul(h, pos_e), 1), { B, 1 })
-  local neg_e = ctx:embedding(self.items, neg)                   -- (B, K, d)
+  local neg_e = ctx:embedding(items, neg)                        -- (B, K, d)
   local negs = ctx:reshape(ctx:matmul(neg_e, ctx:reshape(h, { B, h:shape()[2], 1 })), { B, K })
   local logits = ctx:concat({ pos, negs }, 1)                    -- (B, 1 + K)
   local y, w = ctx:tensor({ B, 1 + K }), ctx:tensor({ B, 1 + K })
@@ -264,7 +276,7 @@ function Backbone:rec_loss(ctx, h, b, rows, level)
   if not b.neg then
     error("backbone:loss: the bce loss needs negatives in the batches (n_uniform_neg >= 1)", level or 2)
   end
-  return bce_loss(self, ctx, h, b.target, b.neg, rows)
+  return M.bce_loss(self.items, ctx, h, b.target, b.neg, rows)
 end
 
 return M

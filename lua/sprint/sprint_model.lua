@@ -29,8 +29,9 @@ function M.new(backbone, predictor, store, opts)
       error(w .. ": unknown option '" .. tostring(k) .. "' (known: fusion, intent_loss, lambda_intent, lambda_ortho, ortho)", 2)
     end
   end
-  if type(backbone) ~= "table" or getmetatable(backbone) ~= require("sprint.model").Backbone then
-    error(w .. ": backbone must be a sprint.model.backbone", 2)
+  local mt = type(backbone) == "table" and getmetatable(backbone)
+  if mt ~= require("sprint.model").Backbone and mt ~= require("sprint.le_model").LE then
+    error(w .. ": backbone must be a sprint.model.backbone or a sprint.le_model", 2)
   end
   if getmetatable(predictor) ~= require("sprint.intent_model").IntentModel then
     error(w .. ": predictor must be a sprint.intent_model", 2)

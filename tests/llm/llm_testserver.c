@@ -10,6 +10,8 @@
  * It prints the bound port on stdout (and writes it to --port-file, atomically). Requests:
  *   POST .../chat/completions  an answer whose content is the JSON {"tag": T, "echo": H}
  *                              (T from a "tag=T" directive in the body, H a hash of the body)
+ *   POST .../embeddings        8 numbers from the body's hash (embedding=tokens: 3 per-token
+ *                              vectors); the faults below apply as to chat requests
  *   GET /stats                 {"requests": N, "answered": N, "faults": N}
  *   GET /quit                  stops the server
  * Directives anywhere in the request body (so inside a message's text; the last one counts):
@@ -229,6 +231,33 @@ static void simple(conn *c, int status, const char *reason, const char *extra_he
   out_add(c, body, strlen(body));
 }
 
+/* An embeddings answer: 8 numbers in [-0.5, 0.5) that depend only on the body's hash h (so on
+ * the model and the text), or with the directive embedding=tokens three per-token vectors of
+ * them (as llama.cpp's server gives without a pooling type), the middle one h's own. */
+static void embeddings_answer(conn *c, long long seq, uint64_t h, const char *model, const char *body,
+                              size_t n, const char *tag) {
+  char form[32];
+  directive(body, n, "embedding", form, sizeof form);
+  int tokens = strcmp(form, "tokens") == 0;
+  conn tmp = {0};
+  out_fmt(&tmp, "{\"object\":\"list\",\"model\":\"%s\",\"data\":[{\"object\":\"embedding\",\"index\":0,"
+          "\"embedding\":%s", model, tokens ? "[" : "");
+  for (int t = 0; t < (tokens ? 3 : 1); t++) {
+    uint64_t ht = tokens ? h + (uint64_t)(t - 1) * 0x9e3779b97f4a7c15ull : h;
+    out_fmt(&tmp, "%s[", t ? "," : "");
+    for (int k = 0; k < 8; k++)
+      out_fmt(&tmp, "%s%.6f", k ? "," : "", (double)(mix(ht + (uint64_t)k) >> 11) / 9007199254740992.0 - 0.5);
+    out_fmt(&tmp, "]");
+  }
+  out_fmt(&tmp, "%s}],\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld}}", tokens ? "]" : "",
+          (long long)n / 4, (long long)n / 4);
+  out_fmt(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n", tmp.out_len);
+  out_add(c, tmp.out, tmp.out_len);
+  free(tmp.out);
+  S.answered++;
+  snprintf(c->done_log, sizeof c->done_log, "%lld %016llx %s ok", seq, (unsigned long long)h, tag[0] ? tag : "-");
+}
+
 /* Builds the answer (or fault) for one complete request; sets the state to wait for latency. */
 static void handle(conn *c, const char *method, const char *path, const char *auth,
                    const char *body, size_t n) {
@@ -250,7 +279,9 @@ static void handle(conn *c, const char *method, const char *path, const char *au
     return;
   }
   size_t plen = strlen(path);
-  if (strcmp(method, "POST") != 0 || plen < 17 || strcmp(path + plen - 17, "/chat/completions")) {
+  int embeddings = plen >= 11 && strcmp(path + plen - 11, "/embeddings") == 0;
+  if (strcmp(method, "POST") != 0 ||
+      (!embeddings && (plen < 17 || strcmp(path + plen - 17, "/chat/completions")))) {
     simple(c, 404, "Not Found", NULL, "{\"error\":{\"message\":\"unknown endpoint\"}}");
     c->due = due;
     return;
@@ -360,6 +391,10 @@ static void handle(conn *c, const char *method, const char *path, const char *au
     while (m + i < body + n && m[i] != '"' && i + 1 < sizeof model) i++;
     memcpy(model, m, i);
     model[i] = '\0';
+  }
+  if (embeddings) {
+    embeddings_answer(c, seq, h, model, body, n, tag);
+    return;
   }
   char content[1024], form[32], finish[32];
   int cl = snprintf(content, sizeof content, "{\"tag\":\"%s\",\"echo\":\"%016llx\"}", tag,

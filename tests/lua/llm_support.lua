@@ -76,7 +76,7 @@ function M.with_env(vars, fn, ...)
     if v then ffi.C.setenv(k, v, 1) else ffi.C.unsetenv(k) end
   end
   if not res[1] then error(res[2], 0) end
-  return unpack(res, 2)
+  return unpack(res, 2, table.maxn(res)) -- a nil among the results (nil, why) keeps what follows
 end
 
 -- The variables a developer's shell might carry that would change what the tests see.

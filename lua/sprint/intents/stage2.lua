@@ -223,7 +223,9 @@ end
 -- per seed the backbone ("(A) Backbone" or opts.baseline), then each row's SPRINT variant, its
 -- Stage 1 (row.set's Stage 1 settings pick it, row.stage1 = "direct" the single-prompt one) run
 -- or reused once per distinct setting. opts: cfg (a sprint.config table), proto, ds, dir, rows =
--- { { name =, set = { k = v }, stage1 = nil | "direct" } }, title, name (the results' file name),
+-- { { name =, set = { k = v }, stage1 = nil | "direct", backbone = true (a backbone row, no
+-- SPRINT), extra = { settings beyond Stage 1 and 2 }, dir = its runs' folder name ("sprint",
+-- "backbone") } }, title, name (the results' file name),
 -- references (function(rep): reference rows), figure (a sprint.experiments figure name) and
 -- figure_info (what it needs beside the table: caption, ...).
 -- Every (row, seed) is a cell: a training run directory whose test.json holds its ranked test
@@ -253,7 +255,13 @@ function M.run_rows(opts)
       stage1s[s1] = stage1s[s1] or { M.stage1(ds, rcfg, dir, s1) }
       loaded, report_path = stage1s[s1][1], stage1s[s1][2]
     end
-    prepared[r] = { variant = variant, cfg = rcfg, loaded = loaded }
+    if row.extra then -- settings that are not Stage 1's or 2's (SPRINT+LE's item vectors)
+      local c = {}
+      for k, v in pairs(rcfg) do c[k] = v end
+      for k, v in pairs(row.extra) do c[k] = v end
+      rcfg = c
+    end
+    prepared[r] = { variant = variant, cfg = rcfg, loaded = loaded, backbone = row.backbone, dir = row.dir }
     local f = files.read(report_path)
     local rep1 = f and require("cjson.safe").decode(f)
     costs[#costs + 1] = { row = row.name, stage1 = row.stage1 == "direct" and "one prompt per session" or (s1 or "default"),
@@ -266,7 +274,8 @@ function M.run_rows(opts)
     cells[#cells + 1] = M.backbone_cell(ds, cfg, s, dir, baseline)
     for r, row in ipairs(opts.rows) do
       local p = prepared[r]
-      cells[#cells + 1] = M.sprint_cell(ds, p.cfg, p.loaded, s, dir, p.variant, row.name)
+      cells[#cells + 1] = p.backbone and M.backbone_cell(ds, p.cfg, s, dir, row.name, p.dir)
+        or M.sprint_cell(ds, p.cfg, p.loaded, s, dir, p.variant, row.name, p.dir)
     end
   end
   local timing, failures = {}, M.run_cells(cells, cfg, ds, rep)
@@ -307,15 +316,16 @@ local function test_key(cfg, identity)
     "mask_session_items = " .. tostring(cfg.mask_session_items), "max_len = " .. cfg.max_len }, "\n")
 end
 
-function M.backbone_cell(ds, cfg, seed, dir, label)
-  local id = "backbone/seed-" .. seed
+function M.backbone_cell(ds, cfg, seed, dir, label, name)
+  local id = (name or "backbone") .. "/seed-" .. seed
   return { id = id, label = label, seed = seed, run = dir .. "/" .. id, cfg = cfg,
     key = test_key(cfg, M.identity(cfg, seed, M.BACKBONE_KEYS)),
     train = function() return M.train_backbone(ds, cfg, seed, dir .. "/" .. id) end }
 end
 
-function M.sprint_cell(ds, cfg, loaded, seed, dir, variant, label)
-  local id = (variant and ("sprint-" .. variant) or "sprint") .. "/seed-" .. seed
+function M.sprint_cell(ds, cfg, loaded, seed, dir, variant, label, name)
+  name = name or "sprint"
+  local id = (variant and (name .. "-" .. variant) or name) .. "/seed-" .. seed
   return { id = id, label = label, seed = seed, run = dir .. "/" .. id, cfg = cfg,
     key = test_key(cfg, M.sprint_identity(cfg, seed, loaded)),
     train = function() return M.train_sprint(ds, cfg, loaded, seed, dir .. "/" .. id) end }
@@ -445,24 +455,31 @@ function M.load_data(cfg)
   return require("sprint.data").load(cfg.dataset, next(prep) and prep or nil)
 end
 
--- The backbone for a seed, in a fresh parameter store (the recipe's model settings).
+-- The backbone for a seed, in a fresh parameter store (the recipe's model settings); with
+-- cfg.le_vectors (a saved sprint.item_vectors table, SPRINT+LE) the backbone with LLM item
+-- embeddings (sprint.le_model).
 function M.backbone(ds, cfg, seed)
   local sprint = require "sprint"
   local P = sprint.nn.params(seed)
-  local model = sprint.model.backbone(P, {
+  local opts = {
     kind = cfg.backbone, n_items = ds:n_items(), max_len = cfg.max_len, dim = cfg.dim, layers = cfg.layers,
     heads = cfg.heads, dropout = cfg.dropout, mask_prob = cfg.mask_prob, mask_last_prob = cfg.mask_last_prob,
     output_head = cfg.backbone == "bert4rec" and cfg.output_head or nil,
     loss = cfg.loss and cfg.loss ~= "" and cfg.loss or nil,
-  })
-  return model, P
+  }
+  if (cfg.le_vectors or "") ~= "" then
+    opts.vectors = require("sprint.item_vectors").load(cfg.le_vectors)
+    opts.loss = nil
+    return require("sprint.le_model").new(P, opts), P
+  end
+  return sprint.model.backbone(P, opts), P
 end
 
 -- The settings that decide what a backbone run trains (not how long: epochs and patience may
 -- change and the run resume), and Stage 2's for SPRINT.
 M.BACKBONE_KEYS = { "dataset", "backbone", "dim", "layers", "heads", "dropout", "max_len", "lr", "l2", "loss",
   "batch_size", "n_neg", "mask_prob", "mask_last_prob", "output_head", "metric", "eval_every", "tie_order",
-  "prefix_augment", "filter_unseen_eval", "planted_sessions" }
+  "prefix_augment", "filter_unseen_eval", "planted_sessions", "le_model" } -- le_model: SPRINT+LE's (nil: none)
 
 -- The identity train.fit records in a checkpoint: "key = value" lines of the keys, the seed,
 -- and any extra lines; a rerun under other settings is refused rather than resumed.

@@ -25,8 +25,10 @@ end
 -- and the first stored answer, so it raises, loudly, instead.
 function M.request_key(canon)
   local doc = type(canon) == "string" and cjson.decode(canon)
-  if type(doc) ~= "table" or type(doc.model) ~= "string" or doc.model == ""
-      or type(doc.messages) ~= "table" or #doc.messages == 0 then
+  -- a chat request has messages; an embeddings request (llm/embed.lua) its input text
+  local has_content = type(doc) == "table" and ((type(doc.messages) == "table" and #doc.messages > 0)
+    or (type(doc.input) == "string" and doc.input ~= ""))
+  if type(doc) ~= "table" or type(doc.model) ~= "string" or doc.model == "" or not has_content then
     local excerpt = tostring(canon):sub(1, 60)
     error("llm cache: refusing to key a request without its model and messages (the canonical text is '"
       .. excerpt .. "'); this is a bug in the request encoder or the VM, not a cache miss", 0)
