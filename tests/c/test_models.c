@@ -13,16 +13,23 @@ static int build_backbone(sp_ctx *ctx, sp_tensor **out, sp_tensor **in, const vo
   return sp_backbone_encode(ctx, out, NULL, a->m, a->seq, a->last);
 }
 
+/* A backbone of 6 items, max_len 4, d = 4, one layer of two heads, in p. */
+static sp_backbone *small_backbone(sp_params *p, sp_rng *rng, int kind, const char *name, float dropout) {
+  sp_backbone_config c;
+  sp_backbone_config_default(&c, kind, 6);
+  c.max_len = 4, c.dim = 4, c.layers = 1, c.heads = 2, c.ffn_hidden = 8, c.dropout = dropout;
+  sp_backbone *m;
+  cr_assert_eq(sp_backbone_new(&m, p, name, &c, rng), SP_OK, "%s", sp_last_error());
+  return m;
+}
+
 static void check_backbone(int kind, const char *name) {
   sp_params *p;
   sp_params_new(&p);
   sp_rng rng;
   sp_rng_init(&rng, 5);
-  sp_backbone_config c;
-  sp_backbone_config_default(&c, kind, 6);
-  c.max_len = 4, c.dim = 4, c.layers = 1, c.heads = 2, c.ffn_hidden = 8, c.dropout = 0.1f;
   bb_arg a;
-  cr_assert_eq(sp_backbone_new(&a.m, p, name, &c, &rng), SP_OK, "%s", sp_last_error());
+  a.m = small_backbone(p, &rng, kind, name, 0.1f);
   /* right-aligned sequences with padding; row 1 ends in the [MASK] token for BERT4Rec */
   a.seq = t_from_i32(2, SHAPE(2, 4), (int32_t[]){0, 1, 2, 3, 4, 5, 6, kind == SP_BERT4REC ? 7 : 2});
   a.last = t_from_i32(1, SHAPE(2), (int32_t[]){3, 3});
@@ -48,13 +55,8 @@ static void check_backbone(int kind, const char *name) {
 
 /* ---- encoding from given item vectors (SPRINT+LE) ---- */
 
-typedef struct {
-  sp_backbone *m;
-  sp_tensor *seq, *last;
-} emb_arg;
-
 static int build_embedded(sp_ctx *ctx, sp_tensor **out, sp_tensor **in, const void *arg) {
-  const emb_arg *a = arg;
+  const bb_arg *a = arg;
   return sp_backbone_encode_embedded(ctx, out, NULL, a->m, a->seq, in[0], a->last);
 }
 
@@ -64,11 +66,8 @@ static void check_embedded(int kind) {
   sp_params_new(&p);
   sp_rng rng;
   sp_rng_init(&rng, 7);
-  sp_backbone_config c;
-  sp_backbone_config_default(&c, kind, 6);
-  c.max_len = 4, c.dim = 4, c.layers = 1, c.heads = 2, c.ffn_hidden = 8, c.dropout = 0.0f;
-  emb_arg a;
-  cr_assert_eq(sp_backbone_new(&a.m, p, "m", &c, &rng), SP_OK, "%s", sp_last_error());
+  bb_arg a;
+  a.m = small_backbone(p, &rng, kind, "m", 0.0f);
   sp_tensor_fill_normal(sp_backbone_item_table(a.m), &rng, 0.0f, 0.5f);
   a.seq = t_from_i32(2, SHAPE(2, 4), (int32_t[]){0, 1, 2, 3, 4, 5, 6, 2});
   a.last = t_from_i32(1, SHAPE(2), (int32_t[]){3, 3});
