@@ -115,4 +115,5 @@ print()
 print(table.concat(md, "\n"))
 print()
 print(table4:markdown())
-print(string.format("results: %s/%s{.md,-candidates.md,-costs.json,-train.svg,-inference.svg}", dir, name))
+print(string.format("results: %s/%s{.md,-candidates.md,-costs.json,-train.svg,-inference.svg}; every table and "
+  .. "figure: %s", dir, name, sprint.experiments.index(dir)))

@@ -247,6 +247,11 @@ function M.index_html(dir, names)
   return dir .. "/index.html"
 end
 
+-- Writes dir/index.html over every results file in dir (what a recipe calls when it is done).
+function M.index(dir)
+  return M.index_html(dir, results_in(dir))
+end
+
 -- Rebuilds a run directory's tables (Markdown, CSV from its JSON), its figures (from
 -- <name>-figure.json and <name>-stage1.json) and index.html. Returns the table names.
 function M.rebuild(dir, say)

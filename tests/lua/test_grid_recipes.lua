@@ -88,6 +88,7 @@ function tests.a_parallel_grid_gives_the_ranks_of_one_process_and_resumes_after_
   local md, svg = S.read(run .. "/sweep.md"), S.read(run .. "/sweep-lambda.svg")
   h.truthy(svg and figures.well_formed(svg) and svg:find("lambda_ortho", 1, true), "the heat map")
   h.truthy(figures.well_formed(S.read(run .. "/sweep-k.svg")), "the K line")
+  h.truthy((S.read(run .. "/index.html") or ""):find("sweep-lambda.svg", 1, true), "the recipe wrote the page")
   os.execute("rm -f " .. q(run) .. "/sweep.md " .. q(run) .. "/sweep.csv " .. q(run) .. "/*.svg " .. q(run) .. "/index.html")
   rc, out, err = S.run(R.CLEAN .. q(S.exe("sprint")) .. " report " .. q(run))
   h.eq(rc, 0, err)

@@ -304,7 +304,8 @@ function M.run_rows(opts)
       tostring(c.hard_sessions or "-"), c.labelled_sessions, c.pool, tostring(c.llm_calls or "-"),
       c.llm_seconds and string.format("%.2f", c.llm_seconds) or "-"))
   end
-  print(string.format("results: %s/%s.{md,csv,json}, %s-stage1.json", dir, opts.name, opts.name))
+  print(string.format("results: %s/%s.{md,csv,json}, %s-stage1.json; every table and figure: %s", dir, opts.name,
+    opts.name, require("sprint.experiments").index(dir)))
   M.fail_on(failures, dir, opts.name)
   return rep, timing, costs
 end
