@@ -13,6 +13,10 @@ local stage2 = require("sprint.intents").stage2
 local item_vectors = require "sprint.item_vectors"
 
 local cfg, proto, ds = stage2.open_recipe("SPRINT+LE (LLM item embeddings)")
+if cfg.backbone == "bert4rec" then
+  error("sprint_le: SPRINT+LE is built for the causal backbones (sasrec, gru4rec); BERT4Rec's [MASK] token has no "
+    .. "LLM vector yet", 0)
+end
 local dir = stage2.run_dir(cfg, proto)
 local path, meta = item_vectors.fetch(ds, dir .. "/item-vectors", { dataset = cfg.dataset, concurrency = cfg.concurrency })
 if not path then
