@@ -16,7 +16,7 @@ local cfg = sprint.config {
   mask_prob = 0.2, mask_last_prob = 1 / 11, output_head = true,
   epochs = 200, patience = 10, metric = "NDCG@10", eval_every = 1,
   ties = "pessimistic", mask_session_items = false,
-  run_dir = "runs/backbone", resume = true, threads = 0,
+  run_dir = "runs/backbone", resume = true, threads = 0, device = "cpu",
   -- the protocol (sprint.protocol): "default" or "paper", a preset of the three settings after
   -- it; any of them given explicitly wins over the preset
   protocol = "default",
@@ -26,6 +26,7 @@ local cfg = sprint.config {
 }
 local proto = sprint.protocol.apply(cfg)
 sprint.set_num_threads(cfg.threads)
+sprint.set_device(cfg.device) -- "cuda": model, optimiser and batches on the GPU
 
 -- only what differs from the registry's preparation, so the default shares its cache
 local prep = {}
@@ -35,6 +36,7 @@ local ds = sprint.data.load(cfg.dataset, next(prep) and prep or nil)
 print(string.format("sprint %s | %s: %d sessions, %d items | %s | blas: %s", sprint.version(), cfg.dataset,
   ds:n_sessions(), ds:n_items(), cfg.backbone, sprint.blas_info()))
 print(proto.summary)
+if cfg.device == "cuda" then print("device: " .. sprint.cuda_info()) end
 
 local name = cfg.backbone
 -- one directory per protocol and per explicit deviation from it (runs resume from their directory)

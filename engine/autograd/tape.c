@@ -1,7 +1,9 @@
 /* tape.c — the context and its tape. Ops append a node when they need a backward; backward
  * walks the nodes in reverse and each node adds its inputs' gradients (always +=), the
  * micrograd idea with the topological order given for free by recording order. */
+#include "device.h"
 #include "internal.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -16,6 +18,9 @@ int sp_ctx_new(sp_ctx **out, uint64_t seed) {
     sp_ctx_free(ctx);
     return SP_FAIL(SP_ENOMEM, "sp_ctx_new: out of memory");
   }
+  sp_arena_init_on(&ctx->dev_arena, 0, SP_CPU); /* used once the context moves to a GPU */
+  ctx->device = SP_CPU;
+  ctx->kernels = &sp_kernels_cpu;
   ctx->grad_enabled = 1;
   ctx->training = 1;
   ctx->generation = 1;
@@ -27,6 +32,7 @@ int sp_ctx_new(sp_ctx **out, uint64_t seed) {
 void sp_ctx_free(sp_ctx *ctx) {
   if (!ctx) return;
   sp_arena_destroy(&ctx->arena);
+  sp_arena_destroy(&ctx->dev_arena);
   free(ctx->tape);
   free(ctx);
 }
@@ -34,9 +40,11 @@ void sp_ctx_free(sp_ctx *ctx) {
 int sp_ctx_reset(sp_ctx *ctx) {
   if (!ctx) return SP_FAIL(SP_EINVAL, "sp_ctx_reset: NULL context");
   sp_arena_reset(&ctx->arena);
+  sp_arena_reset(&ctx->dev_arena);
   ctx->tape_len = 0;
   ctx->generation++;
-  return SP_OK;
+  /* a GPU step's launch errors surface here at the latest (no wait: launches are checked) */
+  return ctx->device == SP_CPU ? SP_OK : sp_dev_pending("sp_ctx_reset");
 }
 
 void sp_ctx_set_grad_enabled(sp_ctx *ctx, int enabled) {
@@ -68,7 +76,7 @@ int sp_ctx_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const 
   SP_CHECK_CTX(ctx, "sp_ctx_tensor", out);
   if (dtype != SP_F32 && dtype != SP_I32)
     return SP_FAIL(SP_EDTYPE, "sp_ctx_tensor: unknown dtype %d", (int)dtype);
-  return sp_arena_tensor(ctx, out, dtype, ndim, shape);
+  return sp_arena_tensor_host(ctx, out, dtype, ndim, shape); /* host memory: Lua fills it */
 }
 
 sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_tensor *out, int n_in,
@@ -114,7 +122,8 @@ void sp_backward_fail(sp_ctx *ctx, int status) {
 }
 
 float *sp_work(sp_ctx *ctx, int64_t floats, const char *op) {
-  float *w = sp_arena_alloc(&ctx->arena, floats * (int64_t)sizeof(float));
+  sp_arena *a = ctx->device == SP_CPU ? &ctx->arena : &ctx->dev_arena;
+  float *w = sp_arena_alloc(a, floats * (int64_t)sizeof(float));
   if (!w) SP_FAIL(SP_ENOMEM, "%s: out of memory for %lld scratch floats", op, (long long)floats);
   return w;
 }
@@ -135,7 +144,15 @@ int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
   if (last < 0) return SP_FAIL(SP_ESTATE, "sp_backward: loss is not on this context's tape");
   float *g = sp_grad_of(ctx, loss);
   if (!g) return SP_FAIL(SP_ENOMEM, "sp_backward: arena out of memory");
-  g[0] += 1.0f;
+  if (ctx->device == SP_CPU) {
+    g[0] += 1.0f;
+  } else { /* d loss / d loss = 1, added on the device (queued: no wait) */
+    static const float one = 1.0f;
+    float *dev_one = sp_work(ctx, 1, "sp_backward");
+    if (!dev_one) return SP_ENOMEM;
+    SP_TRY(sp_dev_copy(dev_one, &one, sizeof one, SP_COPY_H2D));
+    ctx->kernels->accumulate(g, dev_one, 1);
+  }
   /* Intermediate gradients are made lazily by sp_grad_of inside each backward; a failure
    * there (or in a kernel) is recorded in backward_status and stops the walk. */
   ctx->backward_status = SP_OK;
@@ -145,5 +162,5 @@ int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
     node->backward(ctx, node);
     if (ctx->backward_status != SP_OK) return ctx->backward_status; /* message already set */
   }
-  return SP_OK;
+  return ctx->device == SP_CPU ? SP_OK : sp_dev_pending("sp_backward");
 }

@@ -1,6 +1,9 @@
 /* arena.c — per-step activation memory. Allocation bumps a pointer; reset keeps the memory.
  * When a step outgrows the arena it chains a new chunk, and the next reset replaces the
- * chain by one chunk of the total size, so steady-state training steps never malloc. */
+ * chain by one chunk of the total size, so steady-state training steps never malloc. The same
+ * code keeps a GPU context's activations: its chunks come from the device's caching allocator
+ * (engine/core/device.h) and zeroing is a memset queued on the stream. */
+#include "device.h"
 #include "internal.h"
 
 #include <string.h>
@@ -16,10 +19,17 @@ struct sp_arena_chunk {
 static sp_arena_chunk *chunk_new(sp_arena *a, int64_t size) {
   /* more than the machine has cannot succeed (and ASan's allocator would abort): NULL, which
    * callers report as out of memory */
-  if (size < 0 || (size > ((int64_t)1 << 30) && size > sp_memory_bytes())) return NULL;
+  if (size < 0 || (a->device == SP_CPU && size > ((int64_t)1 << 30) && size > sp_memory_bytes()))
+    return NULL;
   sp_arena_chunk *c = malloc(sizeof *c);
   if (!c) return NULL;
-  c->base = aligned_alloc(ARENA_ALIGN, (size_t)((size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN));
+  int64_t bytes = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  if (a->device == SP_CPU) {
+    c->base = aligned_alloc(ARENA_ALIGN, (size_t)bytes);
+  } else {
+    void *p = NULL;
+    c->base = sp_dev_alloc(&p, bytes, "arena") == SP_OK ? p : NULL;
+  }
   if (!c->base) {
     free(c);
     return NULL;
@@ -32,10 +42,13 @@ static sp_arena_chunk *chunk_new(sp_arena *a, int64_t size) {
   return c;
 }
 
-static void chunk_free_list(sp_arena_chunk *c) {
+static void chunk_free_list(const sp_arena *a, sp_arena_chunk *c) {
   while (c) {
     sp_arena_chunk *next = c->next;
-    free(c->base);
+    if (a->device == SP_CPU)
+      free(c->base);
+    else
+      sp_dev_release(c->base);
     free(c);
     c = next;
   }
@@ -46,9 +59,15 @@ void sp_arena_init(sp_arena *a, int64_t initial) {
   a->head = chunk_new(a, initial > 0 ? initial : (1 << 20));
 }
 
+void sp_arena_init_on(sp_arena *a, int64_t initial, sp_device device) {
+  memset(a, 0, sizeof *a);
+  a->device = device;
+  if (initial > 0) a->head = chunk_new(a, initial);
+}
+
 void sp_arena_destroy(sp_arena *a) {
-  chunk_free_list(a->head);
-  chunk_free_list(a->full);
+  chunk_free_list(a, a->head);
+  chunk_free_list(a, a->full);
   memset(a, 0, sizeof *a);
 }
 
@@ -57,7 +76,8 @@ static void *arena_take(sp_arena *a, int64_t bytes, int64_t *need_out);
 void *sp_arena_alloc(sp_arena *a, int64_t bytes) {
   int64_t need;
   void *p = arena_take(a, bytes, &need);
-  if (p) memset(p, 0, (size_t)need);
+  if (p && a->device == SP_CPU) memset(p, 0, (size_t)need);
+  if (p && a->device != SP_CPU && sp_dev_zero(p, need) != SP_OK) return NULL;
   return p;
 }
 
@@ -93,8 +113,8 @@ void sp_arena_reset(sp_arena *a) {
      * quarter, so a like step fits without growing again. */
     int64_t used = a->used_before + (a->head ? a->head->used : 0);
     int64_t total = used + used / 4;
-    chunk_free_list(a->full);
-    chunk_free_list(a->head);
+    chunk_free_list(a, a->full);
+    chunk_free_list(a, a->head);
     a->full = NULL;
     a->head = NULL;
     a->capacity = 0;

@@ -54,6 +54,7 @@ int sp_check_numel(const char *what, const char *desc, int64_t count, int64_t el
 /* ---- arena: bump allocation in chunks; reset coalesces into one chunk ---- */
 typedef struct sp_arena_chunk sp_arena_chunk;
 typedef struct {
+  sp_device device;        /* where the chunks live: host memory, or the GPU (engine/core/device.h) */
   sp_arena_chunk *head;    /* chunk being filled */
   sp_arena_chunk *full;    /* chunks filled earlier this generation */
   int64_t used_before;     /* bytes in the full chunks */
@@ -61,6 +62,9 @@ typedef struct {
   int64_t mallocs;
 } sp_arena;
 void sp_arena_init(sp_arena *a, int64_t initial);
+/* The same for memory on a device (SP_CUDA: chunks from the caching allocator; zeroing is an
+ * asynchronous memset on the stream). initial 0 allocates nothing until first use. */
+void sp_arena_init_on(sp_arena *a, int64_t initial, sp_device device);
 void sp_arena_destroy(sp_arena *a);
 void *sp_arena_alloc(sp_arena *a, int64_t bytes);  /* 64-byte aligned, zeroed; NULL on OOM */
 void *sp_arena_alloc_uninit(sp_arena *a, int64_t bytes); /* the same, not zeroed */
@@ -83,8 +87,13 @@ struct sp_node {
   void *extra;          /* op-specific arena data, e.g. concat's list of more than 6 inputs */
 };
 
+typedef struct sp_kernels sp_kernels; /* engine/core/kernels.h */
+
 struct sp_ctx {
-  sp_arena arena;
+  sp_arena arena;          /* host memory: tensor headers, tape lists; CPU tensors' data */
+  sp_arena dev_arena;      /* the data of tensors on a GPU context (per-step activations) */
+  sp_device device;        /* where this context computes: its arena tensors live there */
+  const sp_kernels *kernels; /* that device's kernel table */
   sp_node *tape;
   int64_t tape_len, tape_cap;
   uint64_t generation;
@@ -105,7 +114,8 @@ sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_ten
 /* The float32 gradient buffer of t, created zeroed in the arena if t has none; NULL (and the
  * context's backward_status set) when the arena is out of memory. */
 float *sp_grad_of(sp_ctx *ctx, sp_tensor *t);
-/* Zeroed scratch floats from the arena for kernels that take `work`; NULL with the error set. */
+/* Zeroed scratch floats from the arena (on the context's device) for kernels that take `work`;
+ * NULL with the error set. */
 float *sp_work(sp_ctx *ctx, int64_t floats, const char *op);
 /* For backward functions (which return nothing): records the first failure for sp_backward. */
 void sp_backward_fail(sp_ctx *ctx, int status);
@@ -137,8 +147,27 @@ int sp_same_shape(const sp_tensor *a, const sp_tensor *b);
 /* b's shape equals a's or a trailing part of it (broadcast over leading dims). */
 int sp_is_suffix_shape(const sp_tensor *a, const sp_tensor *b);
 int sp_norm_axis(const sp_tensor *t, int axis);  /* -1 if out of range */
-/* Ops may run only where a kernel exists: CPU now, CUDA when kernels/ provides it. */
+/* Host code (eval, data, models' index handling) reads tensors' data directly: it takes CPU
+ * tensors only. */
 int sp_check_device(const char *op, const sp_tensor *t, const char *file, int line);
+/* Ops run on the context's device: *t must be of dtype and alive, and the op then calls
+ * ctx->kernels (the CPU table, or the CUDA one: engine/core/kernels.h). On a GPU context a
+ * host tensor that needs no gradient (a batch, a mask, targets, Lua's scratch) is uploaded:
+ * *t becomes an arena copy on the GPU (a queued copy, no wait); a host tensor that needs a
+ * gradient is an error (parameters move with sp_params_to_device). */
+int sp_check_op_tensor(sp_ctx *ctx, const char *op, const char *arg, sp_tensor **t,
+                       sp_dtype dtype, const char *file, int line);
+#define SP_OP_F32(ctx, op, t) SP_TRY(sp_check_op_tensor(ctx, op, #t, &(t), SP_F32, __FILE__, __LINE__))
+#define SP_OP_I32(ctx, op, t) SP_TRY(sp_check_op_tensor(ctx, op, #t, &(t), SP_I32, __FILE__, __LINE__))
+/* A host tensor in the context's host arena (zeroed), whatever the context's device. */
+int sp_arena_tensor_host(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);
+#define SP_K(ctx) ((ctx)->kernels)
+/* A GPU parameter store's one gradient buffer (NULL on the CPU), and the clip over it with the
+ * norm left in device memory (*norm_dev, 1 float): engine/nn/params.c. */
+float *sp_params_grad_block(sp_params *p, int64_t *floats);
+int sp_params_clip_grad_norm_device(sp_params *p, float max_norm, float **norm_dev);
+/* bytes from src to dst on any devices (engine/core/device.c); a copy to the host waits. */
+int sp_tensor_copy_bytes(sp_tensor *dst, const sp_tensor *src, int64_t bytes);
 
 /* ---- BLAS (engine/core/blas.c): row-major SGEMM, C = alpha op(A) op(B) + beta C ---- */
 int sp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,

@@ -1,5 +1,6 @@
 /* tensor.c — heap tensors (owned storage), accessors, fills, and the argument checks every
  * op shares. Arena tensors are made by the context (engine/autograd/ctx.c). */
+#include "device.h"
 #include "internal.h"
 
 #include <stdio.h>
@@ -89,7 +90,12 @@ int sp_tensor_new(sp_tensor **out, sp_dtype dtype, int ndim, const int *shape) {
 void sp_tensor_free(sp_tensor *t) {
   if (!t || t->in_arena) return;
   if (t->grad) sp_tensor_free(t->grad);
-  if (t->owns_data) free(t->data);
+  if (t->owns_data) {
+    if (t->device == SP_CPU)
+      free(t->data);
+    else
+      sp_dev_release(t->data);
+  }
   free(t);
 }
 
@@ -97,9 +103,14 @@ static int arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, 
   int64_t numel;
   SP_TRY(shape_numel("arena tensor", ndim, shape, &numel));
   sp_tensor *t = sp_arena_alloc(&ctx->arena, (int64_t)sizeof *t);
-  void *data = !t ? NULL : zero ? sp_arena_alloc(&ctx->arena, numel * 4) : sp_arena_alloc_uninit(&ctx->arena, numel * 4);
-  if (!data) return SP_FAIL(SP_ENOMEM, "arena: cannot allocate %lld elements", (long long)numel);
+  /* headers stay on the host; the data lives where the context computes */
+  sp_arena *a = ctx->device == SP_CPU ? &ctx->arena : &ctx->dev_arena;
+  void *data = !t ? NULL : zero ? sp_arena_alloc(a, numel * 4) : sp_arena_alloc_uninit(a, numel * 4);
+  if (!data)
+    return SP_FAIL(SP_ENOMEM, "arena: cannot allocate %lld elements%s", (long long)numel,
+                   ctx->device == SP_CPU ? "" : " on the GPU");
   header_init(t, dtype, ndim, shape, numel);
+  t->device = ctx->device;
   t->data = data;
   t->in_arena = 1;
   t->generation = ctx->generation;
@@ -115,6 +126,14 @@ int sp_arena_tensor_uninit(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndi
   return arena_tensor(ctx, out, dtype, ndim, shape, 0);
 }
 
+int sp_arena_tensor_host(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape) {
+  sp_device d = ctx->device;
+  ctx->device = SP_CPU; /* arena_tensor allocates where the context computes */
+  int rc = arena_tensor(ctx, out, dtype, ndim, shape, 1);
+  ctx->device = d;
+  return rc;
+}
+
 int sp_tensor_ndim(const sp_tensor *t) { return t ? t->ndim : 0; }
 int sp_tensor_dim(const sp_tensor *t, int axis) {
   if (!t) return 0;
@@ -124,9 +143,10 @@ int sp_tensor_dim(const sp_tensor *t, int axis) {
 int64_t sp_tensor_numel(const sp_tensor *t) { return t ? t->numel : 0; }
 sp_dtype sp_tensor_dtype(const sp_tensor *t) { return t ? t->dtype : SP_F32; }
 sp_device sp_tensor_device(const sp_tensor *t) { return t ? t->device : SP_CPU; }
-void *sp_tensor_data(sp_tensor *t) { return t ? t->data : NULL; }
-float *sp_tensor_f32(sp_tensor *t) { return t && t->dtype == SP_F32 ? t->data : NULL; }
-int32_t *sp_tensor_i32(sp_tensor *t) { return t && t->dtype == SP_I32 ? t->data : NULL; }
+/* Host pointers only: a GPU tensor's data is read through sp_tensor_copy. */
+void *sp_tensor_data(sp_tensor *t) { return t && t->device == SP_CPU ? t->data : NULL; }
+float *sp_tensor_f32(sp_tensor *t) { return t && t->dtype == SP_F32 && t->device == SP_CPU ? t->data : NULL; }
+int32_t *sp_tensor_i32(sp_tensor *t) { return t && t->dtype == SP_I32 && t->device == SP_CPU ? t->data : NULL; }
 int sp_tensor_is_arena(const sp_tensor *t) { return t ? t->in_arena : 0; }
 int sp_tensor_requires_grad(const sp_tensor *t) { return t ? t->requires_grad : 0; }
 sp_tensor *sp_tensor_grad(sp_tensor *t) { return t ? t->grad : NULL; }
@@ -138,19 +158,24 @@ int sp_tensor_set_requires_grad(sp_tensor *t, int requires_grad) {
   if (requires_grad && t->in_arena)
     return SP_FAIL(SP_EINVAL, "sp_tensor_set_requires_grad: arena tensors get gradients from the tape; "
                               "make leaves with sp_tensor_new or sp_params_create");
-  if (requires_grad && !t->grad) SP_TRY(sp_tensor_new(&t->grad, SP_F32, t->ndim, t->shape));
+  if (requires_grad && !t->grad) SP_TRY(sp_tensor_new_on(&t->grad, SP_F32, t->ndim, t->shape, t->device));
   t->requires_grad = requires_grad ? 1 : 0;
   return SP_OK;
 }
 
 int sp_tensor_zero_grad(sp_tensor *t) {
   if (!t) return SP_FAIL(SP_EINVAL, "sp_tensor_zero_grad: NULL tensor");
+  if (t->grad && t->grad->device != SP_CPU) return sp_dev_zero(t->grad->data, t->numel * 4);
   if (t->grad) memset(t->grad->data, 0, (size_t)t->numel * 4);
   return SP_OK;
 }
 
 int sp_tensor_fill(sp_tensor *t, float value) {
   if (!t) return SP_FAIL(SP_EINVAL, "sp_tensor_fill: NULL tensor");
+  if (t->device != SP_CPU) {
+    if (value == 0.0f) return sp_dev_zero(t->data, t->numel * 4);
+    return SP_FAIL(SP_EDEVICE, "sp_tensor_fill: a GPU tensor can only be zero-filled; fill on the CPU and move it");
+  }
   if (t->dtype == SP_F32) {
     float *d = t->data;
     for (int64_t i = 0; i < t->numel; i++) d[i] = value;
@@ -167,13 +192,13 @@ int sp_tensor_copy(sp_tensor *dst, const sp_tensor *src) {
   if (dst->numel != src->numel)
     return SP_FAIL(SP_ESHAPE, "sp_tensor_copy: %lld vs %lld elements", (long long)dst->numel,
                    (long long)src->numel);
-  memmove(dst->data, src->data, (size_t)src->numel * 4);
-  return SP_OK;
+  return sp_tensor_copy_bytes(dst, src, src->numel * 4);
 }
 
 int sp_tensor_fill_uniform(sp_tensor *t, sp_rng *rng, float lo, float hi) {
   if (!t || !rng) return SP_FAIL(SP_EINVAL, "sp_tensor_fill_uniform: NULL argument");
   if (t->dtype != SP_F32) return SP_FAIL(SP_EDTYPE, "sp_tensor_fill_uniform: float32 only");
+  SP_TRY(sp_check_device("sp_tensor_fill_uniform", t, __FILE__, __LINE__));
   float *d = t->data;
   sp_rng_uniform(rng, d, t->numel);
   for (int64_t i = 0; i < t->numel; i++) d[i] = lo + (hi - lo) * d[i];
@@ -183,6 +208,7 @@ int sp_tensor_fill_uniform(sp_tensor *t, sp_rng *rng, float lo, float hi) {
 int sp_tensor_fill_normal(sp_tensor *t, sp_rng *rng, float mean, float std) {
   if (!t || !rng) return SP_FAIL(SP_EINVAL, "sp_tensor_fill_normal: NULL argument");
   if (t->dtype != SP_F32) return SP_FAIL(SP_EDTYPE, "sp_tensor_fill_normal: float32 only");
+  SP_TRY(sp_check_device("sp_tensor_fill_normal", t, __FILE__, __LINE__));
   sp_rng_normal(rng, t->data, t->numel, mean, std);
   return SP_OK;
 }
@@ -214,10 +240,11 @@ int sp_check_alive(sp_ctx *ctx, const char *op, const sp_tensor *t, const char *
 }
 
 int sp_check_device(const char *op, const sp_tensor *t, const char *file, int line) {
-  /* The CUDA backend (kernels/) plugs in here: an op runs where a kernel for it exists. */
+  /* Ops check with sp_check_op_tensor (the context's device); this is host code's check. */
   if (t->device != SP_CPU)
-    return sp_error_set(SP_EDEVICE, file, line, "%s: no kernel for device %d in this build", op,
-                        (int)t->device);
+    return sp_error_set(SP_EDEVICE, file, line,
+                        "%s: %s runs on the CPU and takes CPU tensors (copy GPU data back first)",
+                        op, op);
   return SP_OK;
 }
 

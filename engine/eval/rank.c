@@ -14,9 +14,23 @@ void sp_rank_config_default(sp_rank_config *cfg) {
 
 /* ---- argument checks shared by engine/eval ---- */
 
+/* A GPU tensor's host copy in the context's host arena (waits for the GPU). Ranking runs on
+ * the CPU: a GPU model's h and item table are copied down once per call. */
+static int to_host(sp_ctx *ctx, const char *op, sp_tensor **t) {
+  if (!*t || (*t)->device == SP_CPU) return SP_OK;
+  SP_TRY(sp_check_alive(ctx, op, *t, __FILE__, __LINE__));
+  sp_tensor *h;
+  SP_TRY(sp_arena_tensor_host(ctx, &h, (*t)->dtype, (*t)->ndim, (*t)->shape));
+  SP_TRY(sp_tensor_copy(h, *t));
+  *t = h;
+  return SP_OK;
+}
+
 int sp_eval_check_model(sp_ctx *ctx, const char *op, sp_eval_args *a, sp_tensor *h,
                         sp_tensor *items, sp_tensor *seq, int n_items, int required_seq) {
   char s1[64], s2[64];
+  SP_TRY(to_host(ctx, op, &h));
+  SP_TRY(to_host(ctx, op, &items));
   SP_CHECK_F32(ctx, op, h);
   SP_CHECK_F32(ctx, op, items);
   if (h->ndim != 2 || h->shape[1] < 1)

@@ -88,6 +88,30 @@ int sp_tensor_copy(sp_tensor *dst, const sp_tensor *src);  /* same dtype and num
 int sp_tensor_fill_uniform(sp_tensor *t, sp_rng *rng, float lo, float hi);
 int sp_tensor_fill_normal(sp_tensor *t, sp_rng *rng, float mean, float std);
 
+/* ---- devices: the CUDA backend (kernels/, built when CMake finds nvcc and cuBLAS) ---------
+ * A context computes on one device (sp_ctx_set_device): its arena tensors live there and its
+ * ops run that device's kernels; every tensor an op takes must be on the context's device.
+ * Heap tensors (parameters) move with sp_tensor_to_device or sp_params_to_device. A GPU
+ * tensor's data is not host memory: sp_tensor_data, _f32 and _i32 return NULL for it; read it
+ * with sp_tensor_copy into a CPU tensor (which waits for the GPU and reports kernel errors). */
+int sp_cuda_built(void);         /* 1 when this libsprint has the CUDA backend */
+int sp_cuda_init(void);          /* SP_EDEVICE with the reason when no GPU can be used */
+const char *sp_cuda_info(void);  /* "NVIDIA H200 (sm_90, 139.8 GiB)", or why there is none */
+typedef struct {
+  int64_t in_use;          /* bytes handed out by the caching allocator */
+  int64_t cached;          /* bytes held in its free lists */
+  int64_t peak;            /* largest in_use + cached so far */
+  int64_t device_mallocs;  /* cudaMalloc calls ever made: flat across steady-state steps */
+} sp_cuda_memory;
+int sp_cuda_memory_stats(sp_cuda_memory *out);
+int sp_cuda_release_cache(void);  /* frees the cached blocks (cudaFree) */
+int sp_cuda_synchronize(void);    /* waits for queued work; reports kernel errors */
+/* How many of a device's kernels this build has (of total), and the first one missing. */
+int sp_device_kernels(sp_device device, int *have, int *total, const char **first_missing);
+int sp_tensor_new_on(sp_tensor **out, sp_dtype dtype, int ndim, const int *shape, sp_device device);
+/* Moves a heap tensor's data (and its gradient) to device; a no-op when already there. */
+int sp_tensor_to_device(sp_tensor *t, sp_device device);
+
 /* ---- the context: arena, tape, rng, modes ----------------------------------------------- */
 typedef struct sp_ctx sp_ctx;
 typedef struct {
@@ -107,8 +131,15 @@ void sp_ctx_set_training(sp_ctx *ctx, int training);  /* dropout is active only 
 int sp_ctx_training(const sp_ctx *ctx);
 sp_rng *sp_ctx_rng(sp_ctx *ctx);
 void sp_ctx_get_stats(const sp_ctx *ctx, sp_ctx_stats *out);
-/* A scratch tensor in the arena (zero-filled), e.g. a batch built from Lua. */
+/* A scratch tensor in the arena (zero-filled), e.g. a batch built from Lua; always in host
+ * memory, also on a GPU context (whose ops upload such inputs themselves). */
 int sp_ctx_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);
+/* Where the context computes (SP_CPU by default). Changing it needs an empty tape (a new or
+ * reset context); SP_CUDA fails with SP_EDEVICE and the reason when no GPU can be used. */
+int sp_ctx_set_device(sp_ctx *ctx, sp_device device);
+sp_device sp_ctx_device(const sp_ctx *ctx);
+/* *out = an arena copy of t on the context's device (e.g. a batch filled on the host). */
+int sp_ctx_upload(sp_ctx *ctx, sp_tensor **out, sp_tensor *t);
 /* Reverse-mode pass from a scalar: gradients accumulate into every tensor that requires grad. */
 int sp_backward(sp_ctx *ctx, sp_tensor *loss);
 
@@ -409,6 +440,10 @@ int sp_params_zero_grad(sp_params *p);
 /* Scales all gradients so that their global L2 norm is at most max_norm (> 0); writes the norm
  * before clipping to *norm_out if not NULL. */
 int sp_params_clip_grad_norm(sp_params *p, float max_norm, float *norm_out);
+/* Moves every parameter to device. On a GPU the gradients become views into one contiguous
+ * buffer (data-parallel training all-reduces it in one call); create all parameters first. */
+int sp_params_to_device(sp_params *p, sp_device device);
+sp_device sp_params_device(const sp_params *p);
 /* Binary file with names, shapes and a checksum; written atomically (temp, fsync, rename).
  * load matches by name and shape and fails naming the first mismatch, changing nothing. */
 int sp_params_save(sp_params *p, const char *path);

@@ -158,7 +158,7 @@ int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq,
   const char *op = "sp_backbone_encode_embedded";
   if (!ctx || !h_S || !m || !e) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
   SP_TRY(check_input(ctx, op, m, seq, last));
-  SP_CHECK_F32(ctx, op, e);
+  SP_OP_F32(ctx, op, e); /* on the context's device (batches, masks and positions stay on the host) */
   char s1[64];
   const sp_backbone_config *c = &m->cfg;
   const int L = seq->shape[1];

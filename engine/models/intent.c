@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 #define NAME_MAX_LEN 200
@@ -54,7 +54,7 @@ static int check_model(sp_ctx *ctx, const char *op, const sp_intent_predictor *m
   if (!m || !m->intents || !m->q.weight || !m->k.weight || !m->v.weight || !m->ln.weight ||
       !m->ln.bias)
     return SP_FAIL(SP_EINVAL, "%s: NULL or uninitialised predictor", op);
-  SP_CHECK_F32(ctx, op, h);
+  SP_OP_F32(ctx, op, h); /* the ops below run on the context's device */
   char sh[64], se[64];
   if (h->ndim != 2 || h->shape[1] != m->intents->shape[1])
     return SP_FAIL(SP_ESHAPE, "%s: h %s must be (B, d) for intents %s", op, sp_shape_str(h, sh),
@@ -82,7 +82,7 @@ int sp_intent_fuse(sp_ctx *ctx, sp_tensor **h_tilde, const sp_intent_predictor *
   const char *op = "sp_intent_fuse";
   SP_CHECK_CTX(ctx, op, h_tilde);
   SP_TRY(check_model(ctx, op, m, h));
-  SP_CHECK_F32(ctx, op, yhat);
+  SP_OP_F32(ctx, op, yhat);
   char sy[64], sh[64];
   int B = h->shape[0], C = m->intents->shape[0];
   if (yhat->ndim != 2 || yhat->shape[0] != B || yhat->shape[1] != C)
@@ -110,9 +110,10 @@ int sp_intent_enrich(sp_ctx *ctx, sp_tensor *labels, sp_tensor *yhat, sp_tensor 
                      int mode) {
   const char *op = "sp_intent_enrich";
   if (!ctx) return SP_FAIL(SP_EINVAL, "%s: NULL context", op);
-  SP_CHECK_F32(ctx, op, labels);
-  SP_CHECK_F32(ctx, op, yhat);
-  SP_CHECK_F32(ctx, op, h);
+  sp_tensor *given = labels; /* host labels on a GPU context: computed there, copied back */
+  SP_OP_F32(ctx, op, labels);
+  SP_OP_F32(ctx, op, yhat);
+  SP_OP_F32(ctx, op, h);
   char sl[64], sy[64], sh[64];
   if (yhat->ndim != 2 || h->ndim != 2 || h->shape[0] != yhat->shape[0] || h->shape[1] < 1)
     return SP_FAIL(SP_ESHAPE, "%s: yhat %s and h %s must be (B, C) and (B, d) with d >= 1", op,
@@ -135,19 +136,22 @@ int sp_intent_enrich(sp_ctx *ctx, sp_tensor *labels, sp_tensor *yhat, sp_tensor 
                    "are written)",
                    op);
   const float *y = yhat->data, *hd = h->data;
-  for (int64_t i = 0; i < (int64_t)rows * C; i++)
+  /* value checks read the data: on the host only (a GPU context trusts its own sigmoid) */
+  const int on_host = ctx->device == SP_CPU;
+  for (int64_t i = 0; on_host && i < (int64_t)rows * C; i++)
     if (!(y[i] >= 0.0f && y[i] <= 1.0f))
       return SP_FAIL(SP_EINVAL, "%s: yhat[%lld][%lld] = %g is not a probability in [0, 1]", op,
                      (long long)(i / C), (long long)(i % C), (double)y[i]);
-  for (int64_t i = 0; i < (int64_t)rows * d; i++)
+  for (int64_t i = 0; on_host && i < (int64_t)rows * d; i++)
     if (!isfinite(hd[i]))
       return SP_FAIL(SP_EINVAL, "%s: h[%lld][%lld] = %g is not finite", op, (long long)(i / d),
                      (long long)(i % d), (double)hd[i]);
   float *work = NULL;
-  int64_t need = mode == SP_ENRICH_SELF ? 0 : sp_cpu_enrich_work_floats(rows, k);
+  int64_t need = mode == SP_ENRICH_SELF ? 0 : SP_K(ctx)->enrich_work_floats(rows, k);
   if (need > 0) {
     SP_TRY(sp_check_numel(op, "the similarity scratch", need, sizeof(float)));
     if (!(work = sp_work(ctx, need, op))) return SP_ENOMEM;
   }
-  return sp_cpu_enrich(labels->data, work, y, hd, B, rows, C, d, k, mode);
+  SP_TRY(SP_K(ctx)->enrich(labels->data, work, y, hd, B, rows, C, d, k, mode));
+  return labels == given ? SP_OK : sp_tensor_copy(given, labels); /* waits for the GPU */
 }

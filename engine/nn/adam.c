@@ -1,9 +1,11 @@
 /* adam.c — Adam over a parameter store. weight_decay is the paper's "L2 regularization for
  * Adam" (added to the gradient, coupled) unless decoupled = 1 (AdamW). Moments live here,
  * one pair per parameter, in the store's order. */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
+#include "device.h"
 #include "internal.h"
 #include "file_io.h"
 
@@ -14,6 +16,8 @@ struct sp_adam {
   int count;
   int64_t steps;
   float last_norm;
+  sp_device device;      /* the store's device when the optimiser was made: the moments live there */
+  const float *norm_dev; /* GPU: the last clip's norm, read back only when asked */
 };
 
 void sp_adam_config_default(sp_adam_config *cfg) {
@@ -46,8 +50,13 @@ static int check_config(const sp_adam_config *c) {
 void sp_adam_free(sp_adam *opt) {
   if (!opt) return;
   for (int i = 0; i < opt->count; i++) {
-    free(opt->m ? opt->m[i] : NULL);
-    free(opt->v ? opt->v[i] : NULL);
+    if (opt->device == SP_CPU) {
+      free(opt->m ? opt->m[i] : NULL);
+      free(opt->v ? opt->v[i] : NULL);
+    } else {
+      sp_dev_release(opt->m ? opt->m[i] : NULL);
+      sp_dev_release(opt->v ? opt->v[i] : NULL);
+    }
   }
   free(opt->m);
   free(opt->v);
@@ -67,6 +76,7 @@ int sp_adam_new(sp_adam **out, sp_params *p, const sp_adam_config *cfg) {
   if (!opt) return SP_FAIL(SP_ENOMEM, "sp_adam_new: out of memory");
   opt->params = p;
   opt->cfg = c;
+  opt->device = sp_params_device(p);
   opt->count = sp_params_count(p);
   opt->m = calloc((size_t)opt->count + 1, sizeof *opt->m);
   opt->v = calloc((size_t)opt->count + 1, sizeof *opt->v);
@@ -77,8 +87,20 @@ int sp_adam_new(sp_adam **out, sp_params *p, const sp_adam_config *cfg) {
   for (int i = 0; i < opt->count; i++) {
     sp_tensor *t;
     sp_params_get(p, i, NULL, &t);
-    opt->m[i] = calloc((size_t)sp_tensor_numel(t) + 1, sizeof(float));
-    opt->v[i] = calloc((size_t)sp_tensor_numel(t) + 1, sizeof(float));
+    int64_t n = sp_tensor_numel(t) + 1;
+    if (opt->device != SP_CPU) { /* zeroed moments on the GPU */
+      int rc = sp_dev_alloc((void **)&opt->m[i], n * 4, "sp_adam_new");
+      if (rc == SP_OK) rc = sp_dev_alloc((void **)&opt->v[i], n * 4, "sp_adam_new");
+      if (rc == SP_OK) rc = sp_dev_zero(opt->m[i], n * 4);
+      if (rc == SP_OK) rc = sp_dev_zero(opt->v[i], n * 4);
+      if (rc != SP_OK) {
+        sp_adam_free(opt);
+        return rc;
+      }
+      continue;
+    }
+    opt->m[i] = calloc((size_t)n, sizeof(float));
+    opt->v[i] = calloc((size_t)n, sizeof(float));
     if (!opt->m[i] || !opt->v[i]) {
       sp_adam_free(opt);
       return SP_FAIL(SP_ENOMEM, "sp_adam_new: out of memory");
@@ -94,10 +116,19 @@ int sp_adam_step(sp_adam *opt) {
     return SP_FAIL(SP_ESTATE,
                    "sp_adam_step: the store has %d parameters, the optimiser was made for %d",
                    sp_params_count(opt->params), opt->count);
+  if (sp_params_device(opt->params) != opt->device)
+    return SP_FAIL(SP_ESTATE, "sp_adam_step: the parameters moved to another device after the "
+                              "optimiser was made; move them first, then make the optimiser");
   const sp_adam_config *c = &opt->cfg;
   opt->last_norm = 0.0f;
-  if (c->clip_norm > 0.0f)
+  opt->norm_dev = NULL;
+  if (c->clip_norm > 0.0f && opt->device != SP_CPU) {
+    float *norm_dev; /* stays on the device: no wait per step */
+    SP_TRY(sp_params_clip_grad_norm_device(opt->params, c->clip_norm, &norm_dev));
+    opt->norm_dev = norm_dev;
+  } else if (c->clip_norm > 0.0f) {
     SP_TRY(sp_params_clip_grad_norm(opt->params, c->clip_norm, &opt->last_norm));
+  }
   opt->steps++;
   float bc1 = 1.0f - powf(c->beta1, (float)opt->steps);
   float bc2 = 1.0f - powf(c->beta2, (float)opt->steps);
@@ -109,6 +140,11 @@ int sp_adam_step(sp_adam *opt) {
     float *w = sp_tensor_f32(t), *g = sp_tensor_f32(sp_tensor_grad(t)), *m = opt->m[i],
           *v = opt->v[i];
     int64_t n = sp_tensor_numel(t);
+    if (opt->device != SP_CPU) { /* one fused kernel per parameter, queued */
+      SP_TRY(sp_dev_adam_update(t->data, t->grad->data, m, v, n, c->lr, c->beta1, c->beta2, c->eps,
+                                c->weight_decay, c->decoupled, step_size, bc2_sqrt));
+      continue;
+    }
     SP_PARALLEL_FOR(
         n > SP_PAR_MIN, for (int64_t j = 0; j < n; j++) {
           float gj = g[j];
@@ -134,6 +170,11 @@ int64_t sp_adam_steps(const sp_adam *opt) {
   return opt ? opt->steps : 0;
 }
 float sp_adam_last_grad_norm(const sp_adam *opt) {
+  if (opt && opt->norm_dev) { /* GPU: read back now (waits for the step) */
+    float norm = 0.0f;
+    if (sp_dev_copy(&norm, opt->norm_dev, sizeof norm, SP_COPY_D2H) == SP_OK) return norm;
+    return NAN;
+  }
   return opt ? opt->last_norm : 0.0f;
 }
 
@@ -150,8 +191,23 @@ int sp_adam_save(sp_adam *opt, const char *path) {
     sp_params_get(opt->params, i, NULL, &t);
     uint32_t n = (uint32_t)sp_tensor_numel(t);
     sp_writer_u32(&w, n);
-    sp_writer_bytes(&w, opt->m[i], sizeof(float) * n);
-    sp_writer_bytes(&w, opt->v[i], sizeof(float) * n);
+    if (opt->device == SP_CPU) {
+      sp_writer_bytes(&w, opt->m[i], sizeof(float) * n);
+      sp_writer_bytes(&w, opt->v[i], sizeof(float) * n);
+      continue;
+    }
+    float *host = malloc(sizeof(float) * ((size_t)n + 1)); /* GPU moments through a host copy */
+    int rc = host ? SP_OK : SP_FAIL(SP_ENOMEM, "sp_adam_save: out of memory");
+    for (int k = 0; k < 2 && rc == SP_OK; k++) {
+      rc = sp_dev_copy(host, k ? opt->v[i] : opt->m[i], (int64_t)n * 4, SP_COPY_D2H);
+      if (rc == SP_OK) sp_writer_bytes(&w, host, sizeof(float) * n);
+    }
+    free(host);
+    if (rc != SP_OK) {
+      w.failed = EIO; /* drops the temp file */
+      (void)sp_writer_commit(&w);
+      return SP_FAIL(rc, "sp_adam_save: reading the moments back from the GPU failed");
+    }
   }
   return sp_writer_commit(&w);
 }
@@ -180,10 +236,16 @@ int sp_adam_load(sp_adam *opt, const char *path) {
                      (long long)sp_tensor_numel(t));
         break;
       }
-      if (pass == 0)
+      if (pass == 0) {
         rc = sp_reader_skip(&r, 2 * sizeof(float) * n);
-      else if ((rc = sp_reader_bytes(&r, opt->m[i], sizeof(float) * n)) == SP_OK)
-        rc = sp_reader_bytes(&r, opt->v[i], sizeof(float) * n);
+      } else if (opt->device == SP_CPU) {
+        if ((rc = sp_reader_bytes(&r, opt->m[i], sizeof(float) * n)) == SP_OK)
+          rc = sp_reader_bytes(&r, opt->v[i], sizeof(float) * n);
+      } else { /* the file's bytes are in r's buffer: copy them up from there */
+        rc = sp_dev_copy(opt->m[i], r.buf + r.pos, (int64_t)n * 4, SP_COPY_H2D);
+        if (rc == SP_OK) rc = sp_dev_copy(opt->v[i], r.buf + r.pos + 4 * (size_t)n, (int64_t)n * 4, SP_COPY_H2D);
+        if (rc == SP_OK) rc = sp_reader_skip(&r, 2 * sizeof(float) * n);
+      }
     }
   }
   if (rc == SP_OK) opt->steps = steps;

@@ -2,10 +2,12 @@
  * gradients, and saves/loads them atomically.
  * File format (little-endian): "SPRINTP1", u32 count, then per tensor: u32 name length, name,
  * u32 ndim, ndim x i32 shape, numel x f32; last a u64 FNV-1a hash of everything before it. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "device.h"
 #include "internal.h"
 #include "file_io.h"
 
@@ -13,6 +15,12 @@ struct sp_params {
   char **names;
   sp_tensor **tensors;
   int count, cap;
+  sp_device device;
+  /* on a GPU: every gradient is a view into this one buffer (each starts at a multiple of 64
+   * floats, the gaps zero), so zeroing, clipping and a data-parallel all-reduce are one call */
+  float *grad_block;
+  int64_t grad_floats;
+  float *scratch; /* device: the clip's norm (1) and partial sums */
 };
 
 int sp_params_new(sp_params **out) {
@@ -30,7 +38,97 @@ void sp_params_free(sp_params *p) {
   }
   free(p->names);
   free(p->tensors);
+  sp_dev_release(p->grad_block);
+  sp_dev_release(p->scratch);
   free(p);
+}
+
+sp_device sp_params_device(const sp_params *p) { return p ? p->device : SP_CPU; }
+
+static int64_t grad_offset_round(int64_t n) { return (n + 63) / 64 * 64; }
+
+/* A heap tensor header for a view of data on device (owns nothing). */
+static sp_tensor *view_tensor(const sp_tensor *like, float *data, sp_device device) {
+  sp_tensor *v = calloc(1, sizeof *v);
+  if (!v) return NULL;
+  v->data = data;
+  v->numel = like->numel;
+  v->ndim = like->ndim;
+  for (int i = 0; i < like->ndim; i++) v->shape[i] = like->shape[i];
+  v->dtype = SP_F32;
+  v->device = device;
+  return v;
+}
+
+int sp_params_to_device(sp_params *p, sp_device device) {
+  const char *op = "sp_params_to_device";
+  if (!p) return SP_FAIL(SP_EINVAL, "%s: NULL store", op);
+  if (device != SP_CPU && device != SP_CUDA) return SP_FAIL(SP_EDEVICE, "%s: unknown device %d", op, (int)device);
+  if (device == p->device) return SP_OK;
+  if (device == SP_CUDA) {
+    SP_TRY(sp_dev_init());
+    int64_t total = 0;
+    for (int i = 0; i < p->count; i++) total += grad_offset_round(p->tensors[i]->numel);
+    float *block = NULL, *scratch = NULL;
+    SP_TRY(sp_dev_alloc((void **)&block, (total > 0 ? total : 1) * 4, op));
+    int rc = sp_dev_zero(block, (total > 0 ? total : 1) * 4);
+    int64_t scratch_floats = 2 + sp_dev_clip_grad_norm_work_floats(total);
+    if (rc == SP_OK) rc = sp_dev_alloc((void **)&scratch, scratch_floats * 4, op);
+    if (rc != SP_OK) {
+      sp_dev_release(block);
+      return rc;
+    }
+    int64_t off = 0;
+    for (int i = 0; i < p->count && rc == SP_OK; i++) {
+      sp_tensor *t = p->tensors[i], *g = t->grad;
+      sp_tensor *view = view_tensor(t, block + off, SP_CUDA);
+      if (!view) rc = SP_FAIL(SP_ENOMEM, "%s: out of memory", op);
+      if (rc == SP_OK && g) rc = sp_dev_copy(view->data, g->data, t->numel * 4, SP_COPY_H2D);
+      if (rc == SP_OK) {
+        t->grad = NULL;
+        rc = sp_tensor_to_device(t, SP_CUDA);
+        t->grad = rc == SP_OK ? view : g;
+      }
+      if (rc == SP_OK) {
+        sp_tensor_free(g);
+      } else {
+        free(view);
+      }
+      off += grad_offset_round(t->numel);
+    }
+    if (rc != SP_OK) return rc; /* the tensors moved so far stay moved; the store stays usable on neither: rare (OOM) */
+    p->grad_block = block, p->grad_floats = total, p->scratch = scratch;
+    p->device = SP_CUDA;
+    return sp_dev_sync(op);
+  }
+  /* back to the host: each tensor and gradient owns its memory again */
+  for (int i = 0; i < p->count; i++) {
+    sp_tensor *t = p->tensors[i], *view = t->grad, *g = NULL;
+    t->grad = NULL;
+    SP_TRY(sp_tensor_to_device(t, SP_CPU));
+    SP_TRY(sp_tensor_new(&g, SP_F32, t->ndim, t->shape));
+    int rc = view ? sp_dev_copy(g->data, view->data, t->numel * 4, SP_COPY_D2H) : SP_OK;
+    free(view);
+    t->grad = g;
+    SP_TRY(rc);
+  }
+  sp_dev_release(p->grad_block);
+  sp_dev_release(p->scratch);
+  p->grad_block = NULL, p->scratch = NULL, p->grad_floats = 0;
+  p->device = SP_CPU;
+  return SP_OK;
+}
+
+/* The contiguous gradient buffer of a GPU store (NULL on the CPU): for all-reduce. */
+float *sp_params_grad_block(sp_params *p, int64_t *floats) {
+  if (floats) *floats = p ? p->grad_floats : 0;
+  return p ? p->grad_block : NULL;
+}
+
+/* The clip over a GPU store with the norm left on the device (norm_dev, 1 float); no wait. */
+int sp_params_clip_grad_norm_device(sp_params *p, float max_norm, float **norm_dev) {
+  *norm_dev = p->scratch;
+  return sp_dev_clip_grad_norm(p->grad_block, p->grad_floats, max_norm, p->scratch, p->scratch + 2);
 }
 
 int sp_params_find(sp_params *p, const char *name, sp_tensor **t) {
@@ -59,6 +157,9 @@ int sp_params_create(sp_params *p, sp_tensor **out, const char *name, int ndim, 
     p->tensors = tensors;
     p->cap = cap;
   }
+  if (p->device != SP_CPU)
+    return SP_FAIL(SP_ESTATE, "sp_params_create: '%s': the store is on the GPU; create every "
+                              "parameter before sp_params_to_device", name);
   sp_tensor *t;
   SP_TRY(sp_tensor_new(&t, SP_F32, ndim, shape));
   int rc = sp_tensor_set_requires_grad(t, 1);
@@ -92,6 +193,7 @@ int64_t sp_params_numel(const sp_params *p) {
 
 int sp_params_zero_grad(sp_params *p) {
   if (!p) return SP_FAIL(SP_EINVAL, "sp_params_zero_grad: NULL store");
+  if (p->device != SP_CPU) return sp_dev_zero(p->grad_block, p->grad_floats * 4); /* one memset */
   for (int i = 0; i < p->count; i++) sp_tensor_zero_grad(p->tensors[i]);
   return SP_OK;
 }
@@ -99,6 +201,11 @@ int sp_params_zero_grad(sp_params *p) {
 int sp_params_clip_grad_norm(sp_params *p, float max_norm, float *norm_out) {
   if (!p) return SP_FAIL(SP_EINVAL, "sp_params_clip_grad_norm: NULL store");
   if (!(max_norm > 0.0f)) return SP_FAIL(SP_EINVAL, "sp_params_clip_grad_norm: max_norm must be > 0, got %g", (double)max_norm);
+  if (p->device != SP_CPU) { /* on the device; reading the norm back waits for it */
+    float *norm_dev;
+    SP_TRY(sp_params_clip_grad_norm_device(p, max_norm, &norm_dev));
+    return norm_out ? sp_dev_copy(norm_out, norm_dev, sizeof(float), SP_COPY_D2H) : SP_OK;
+  }
   double sq = 0.0;
   for (int i = 0; i < p->count; i++) {
     const float *g = p->tensors[i]->grad->data;
@@ -132,7 +239,20 @@ int sp_params_save(sp_params *p, const char *path) {
     sp_writer_bytes(&w, p->names[i], len);
     sp_writer_u32(&w, (uint32_t)t->ndim);
     sp_writer_bytes(&w, t->shape, sizeof(int) * (size_t)t->ndim);
-    sp_writer_bytes(&w, t->data, sizeof(float) * (size_t)t->numel);
+    if (t->device == SP_CPU) {
+      sp_writer_bytes(&w, t->data, sizeof(float) * (size_t)t->numel);
+    } else { /* through a host copy */
+      float *host = malloc(sizeof(float) * (size_t)(t->numel + 1));
+      int rc = host ? sp_dev_copy(host, t->data, t->numel * 4, SP_COPY_D2H)
+                    : SP_FAIL(SP_ENOMEM, "sp_params_save: out of memory");
+      if (rc == SP_OK) sp_writer_bytes(&w, host, sizeof(float) * (size_t)t->numel);
+      free(host);
+      if (rc != SP_OK) { /* drop the temp file; the GPU's reason was logged above */
+        w.failed = EIO;
+        (void)sp_writer_commit(&w);
+        return SP_FAIL(rc, "sp_params_save: reading '%s' back from the GPU failed", p->names[i]);
+      }
+    }
   }
   return sp_writer_commit(&w);
 }
@@ -181,8 +301,18 @@ int sp_params_load(sp_params *p, const char *path) {
                      name, sp_shape_str(t, s));
         break;
       }
-      if (pass == 0) rc = sp_reader_skip(&r, sizeof(float) * (size_t)t->numel);
-      else rc = sp_reader_bytes(&r, t->data, sizeof(float) * (size_t)t->numel);
+      if (pass == 0) {
+        rc = sp_reader_skip(&r, sizeof(float) * (size_t)t->numel);
+      } else if (t->device == SP_CPU) {
+        rc = sp_reader_bytes(&r, t->data, sizeof(float) * (size_t)t->numel);
+      } else { /* through a host copy */
+        float *host = malloc(sizeof(float) * (size_t)(t->numel + 1));
+        rc = host ? sp_reader_bytes(&r, host, sizeof(float) * (size_t)t->numel)
+                  : SP_FAIL(SP_ENOMEM, "sp_params_load: out of memory");
+        if (rc == SP_OK) rc = sp_dev_copy(t->data, host, t->numel * 4, SP_COPY_H2D);
+        if (rc == SP_OK) rc = sp_dev_sync("sp_params_load");
+        free(host);
+      }
     }
   }
   sp_reader_close(&r);

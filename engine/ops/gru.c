@@ -1,7 +1,7 @@
 /* gru.c — a GRU layer over a whole sequence (PyTorch's gate layout r, z, n; h0 = 0) with an
  * optional step mask that carries the state over padded steps. The gate activations
  * (B, L, 4H) = r, z, n, hn are kept in the arena for backpropagation through time. */
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 /* node: in = {x, w_ih, w_hh, b_ih, b_hh, mask}; saved[0] = gates (B, L, 4H);
@@ -14,14 +14,14 @@ static void gru_backward(sp_ctx *ctx, sp_node *node) {
   float *dw_hh = sp_needs_grad(w_hh) ? sp_grad_of(ctx, w_hh) : NULL;
   float *db_ih = sp_needs_grad(b_ih) ? sp_grad_of(ctx, b_ih) : NULL;
   float *db_hh = sp_needs_grad(b_hh) ? sp_grad_of(ctx, b_hh) : NULL;
-  float *work = sp_work(ctx, sp_cpu_gru_backward_work_floats(node->i[0], node->i[1], node->i[3]),
+  float *work = sp_work(ctx, SP_K(ctx)->gru_backward_work_floats(node->i[0], node->i[1], node->i[3]),
                         "sp_gru backward");
   if (!work) {
     sp_backward_fail(ctx, SP_ENOMEM);
     return;
   }
   sp_backward_fail(ctx,
-                   sp_cpu_gru_backward(dx, dw_ih, dw_hh, db_ih, db_hh, work, node->out->grad->data,
+                   SP_K(ctx)->gru_backward(dx, dw_ih, dw_hh, db_ih, db_hh, work, node->out->grad->data,
                                        node->out->data, node->saved[0]->data, x->data, w_ih->data,
                                        w_hh->data, mask ? mask->data : NULL, node->i[0], node->i[1],
                                        node->i[2], node->i[3]));
@@ -31,11 +31,11 @@ int sp_gru(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *w_ih, sp_tenso
            sp_tensor *b_ih, sp_tensor *b_hh, sp_tensor *mask) {
   const char *op = "sp_gru";
   SP_CHECK_CTX(ctx, op, out);
-  SP_CHECK_F32(ctx, op, x);
-  SP_CHECK_F32(ctx, op, w_ih);
-  SP_CHECK_F32(ctx, op, w_hh);
-  SP_CHECK_F32(ctx, op, b_ih);
-  SP_CHECK_F32(ctx, op, b_hh);
+  SP_OP_F32(ctx, op, x);
+  SP_OP_F32(ctx, op, w_ih);
+  SP_OP_F32(ctx, op, w_hh);
+  SP_OP_F32(ctx, op, b_ih);
+  SP_OP_F32(ctx, op, b_hh);
   char s1[64], s2[64];
   if (x->ndim != 3)
     return SP_FAIL(SP_ESHAPE, "%s: x %s must be (B, L, Din)", op, sp_shape_str(x, s1));
@@ -51,7 +51,7 @@ int sp_gru(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *w_ih, sp_tenso
   if (b_hh->ndim != 1 || b_hh->shape[0] != 3 * h)
     return SP_FAIL(SP_ESHAPE, "%s: b_hh %s must be (%d)", op, sp_shape_str(b_hh, s1), 3 * h);
   if (mask) {
-    SP_CHECK_I32(ctx, op, mask);
+    SP_OP_I32(ctx, op, mask);
     if (mask->ndim != 2 || mask->shape[0] != b || mask->shape[1] != l)
       return SP_FAIL(SP_ESHAPE, "%s: mask %s must be (%d, %d) for x %s", op, sp_shape_str(mask, s1),
                      b, l, sp_shape_str(x, s2));
@@ -59,9 +59,9 @@ int sp_gru(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *w_ih, sp_tenso
   sp_tensor *o, *gates;
   SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, 3, (const int[]){b, l, h}));
   SP_TRY(sp_arena_tensor(ctx, &gates, SP_F32, 3, (const int[]){b, l, 4 * h}));
-  float *work = sp_work(ctx, sp_cpu_gru_forward_work_floats(b, h), op);
+  float *work = sp_work(ctx, SP_K(ctx)->gru_forward_work_floats(b, h), op);
   if (!work) return SP_ENOMEM;
-  SP_TRY(sp_cpu_gru_forward(o->data, gates->data, work, x->data, w_ih->data, w_hh->data, b_ih->data,
+  SP_TRY(SP_K(ctx)->gru_forward(o->data, gates->data, work, x->data, w_ih->data, w_hh->data, b_ih->data,
                             b_hh->data, mask ? mask->data : NULL, b, l, din, h));
   sp_tensor *in[6] = {x, w_ih, w_hh, b_ih, b_hh, mask};
   sp_node *node = sp_tape_record(ctx, op, gru_backward, o, 6, in);

@@ -1,11 +1,11 @@
 /* reduce.c — sum and mean, to a scalar or over one axis (the axis is removed). */
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 static void reduce_backward(sp_ctx *ctx, sp_node *node) {
   float *dx = sp_grad_of(ctx, node->in[0]);
   if (!dx) return;
-  sp_cpu_reduce_backward(dx, node->out->grad->data, (int64_t)node->u[0], node->i[0],
+  SP_K(ctx)->reduce_backward(dx, node->out->grad->data, (int64_t)node->u[0], node->i[0],
                          (int64_t)node->u[1], node->i[1]);
 }
 
@@ -13,7 +13,7 @@ static void reduce_backward(sp_ctx *ctx, sp_node *node) {
 static int reduce(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int axis, int all, int mean,
                   const char *op) {
   SP_CHECK_CTX(ctx, op, out);
-  SP_CHECK_F32(ctx, op, x);
+  SP_OP_F32(ctx, op, x);
   int64_t outer = 1, inner = 1;
   int n;
   int shape[SP_MAX_DIMS], ndim = 0;
@@ -33,7 +33,7 @@ static int reduce(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int axis, int all,
   }
   sp_tensor *o;
   SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, ndim, shape));
-  sp_cpu_reduce_forward(o->data, x->data, outer, n, inner, mean);
+  SP_K(ctx)->reduce_forward(o->data, x->data, outer, n, inner, mean);
   sp_node *node = sp_tape_record(ctx, op, reduce_backward, o, 1, &x);
   if (node) {
     node->u[0] = (uint64_t)outer, node->u[1] = (uint64_t)inner;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 /* "(2, -1, 4)" for a requested shape; buf holds 64 bytes. */
@@ -28,17 +28,14 @@ static void axis_split(const sp_tensor *t, int a, int64_t *outer, int64_t *inner
 static void reshape_backward(sp_ctx *ctx, sp_node *node) {
   float *dx = sp_grad_of(ctx, node->in[0]);
   if (!dx) return;
-  const float *dout = node->out->grad->data;
-  int64_t n = node->out->numel;
-  SP_PARALLEL_FOR(n > SP_PAR_MIN, for (int64_t i = 0; i < n; i++) dx[i] += dout[i];);
+  SP_K(ctx)->accumulate(dx, node->out->grad->data, node->out->numel);
 }
 
 int sp_reshape(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int ndim, const int *shape) {
   const char *op = "sp_reshape";
   SP_CHECK_CTX(ctx, op, out);
   /* Any dtype: index tensors get reshaped too (they never carry gradients). */
-  SP_TRY(sp_check_tensor(op, "x", x, x ? x->dtype : SP_F32, __FILE__, __LINE__));
-  SP_TRY(sp_check_alive(ctx, op, x, __FILE__, __LINE__));
+  SP_TRY(sp_check_op_tensor(ctx, op, "x", &x, x ? x->dtype : SP_F32, __FILE__, __LINE__));
   if (!shape) return SP_FAIL(SP_EINVAL, "%s: shape is NULL", op);
   if (ndim < 1 || ndim > SP_MAX_DIMS)
     return SP_FAIL(SP_ESHAPE, "%s: ndim must be 1..%d, got %d", op, SP_MAX_DIMS, ndim);
@@ -99,7 +96,7 @@ static void concat_backward(sp_ctx *ctx, sp_node *node) {
   for (int t = 0; t < n; t++) {
     int len = xs[t]->shape[a];
     float *dx = sp_needs_grad(xs[t]) ? sp_grad_of(ctx, xs[t]) : NULL;
-    if (dx) sp_cpu_axis_copy(dx, dout, outer, inner, o->shape[a], off, len, 0, len, 1);
+    if (dx) SP_K(ctx)->axis_copy(dx, dout, outer, inner, o->shape[a], off, len, 0, len, 1);
     off += len;
   }
 }
@@ -109,12 +106,20 @@ int sp_concat(sp_ctx *ctx, sp_tensor **out, sp_tensor **xs, int n, int axis) {
   SP_CHECK_CTX(ctx, op, out);
   if (!xs) return SP_FAIL(SP_EINVAL, "%s: xs is NULL", op);
   if (n < 1) return SP_FAIL(SP_EINVAL, "%s: n must be >= 1, got %d", op, n);
+  sp_tensor **list = xs; /* the caller's list, or a copy holding uploaded inputs */
   for (int t = 0; t < n; t++) {
     char name[32];
     snprintf(name, sizeof name, "xs[%d]", t);
-    SP_TRY(sp_check_tensor(op, name, xs[t], SP_F32, __FILE__, __LINE__));
-    SP_TRY(sp_check_alive(ctx, op, xs[t], __FILE__, __LINE__));
+    sp_tensor *x = xs[t];
+    SP_TRY(sp_check_op_tensor(ctx, op, name, &x, SP_F32, __FILE__, __LINE__));
+    if (x != xs[t] && list == xs) {
+      list = sp_arena_alloc(&ctx->arena, (int64_t)n * (int64_t)sizeof *list);
+      if (!list) return SP_FAIL(SP_ENOMEM, "%s: arena out of memory", op);
+      memcpy(list, xs, (size_t)n * sizeof *list);
+    }
+    list[t] = x;
   }
+  xs = list;
   const sp_tensor *x0 = xs[0];
   int a = sp_norm_axis(x0, axis);
   if (a < 0)
@@ -141,7 +146,7 @@ int sp_concat(sp_ctx *ctx, sp_tensor **out, sp_tensor **xs, int n, int axis) {
   int off = 0;
   for (int t = 0; t < n; t++) {
     int len = xs[t]->shape[a];
-    sp_cpu_axis_copy(o->data, xs[t]->data, outer, inner, len, 0, (int)total, off, len, 0);
+    SP_K(ctx)->axis_copy(o->data, xs[t]->data, outer, inner, len, 0, (int)total, off, len, 0);
     off += len;
   }
   if (!ctx->grad_enabled) {
@@ -178,13 +183,13 @@ static void slice_backward(sp_ctx *ctx, sp_node *node) {
   int a = node->i[0], start = node->i[1], len = node->i[2];
   int64_t outer, inner;
   axis_split(x, a, &outer, &inner);
-  sp_cpu_axis_copy(dx, node->out->grad->data, outer, inner, len, 0, x->shape[a], start, len, 1);
+  SP_K(ctx)->axis_copy(dx, node->out->grad->data, outer, inner, len, 0, x->shape[a], start, len, 1);
 }
 
 int sp_slice(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int axis, int start, int len) {
   const char *op = "sp_slice";
   SP_CHECK_CTX(ctx, op, out);
-  SP_CHECK_F32(ctx, op, x);
+  SP_OP_F32(ctx, op, x);
   int a = sp_norm_axis(x, axis);
   if (a < 0)
     return SP_FAIL(SP_EINVAL, "%s: axis %d out of range for %d-D tensor", op, axis, x->ndim);
@@ -199,7 +204,7 @@ int sp_slice(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, int axis, int start, in
   SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, x->ndim, shape));
   int64_t outer, inner;
   axis_split(x, a, &outer, &inner);
-  sp_cpu_axis_copy(o->data, x->data, outer, inner, x->shape[a], start, len, 0, len, 0);
+  SP_K(ctx)->axis_copy(o->data, x->data, outer, inner, x->shape[a], start, len, 0, len, 0);
   sp_node *node = sp_tape_record(ctx, op, slice_backward, o, 1, &x);
   if (node) node->i[0] = a, node->i[1] = start, node->i[2] = len;
   *out = o;
@@ -212,15 +217,15 @@ static void take_positions_backward(sp_ctx *ctx, sp_node *node) {
   sp_tensor *x = node->in[0], *pos = node->in[1];
   float *dx = sp_grad_of(ctx, x);
   if (!dx) return;
-  sp_cpu_take_positions_backward(dx, node->out->grad->data, pos->data, x->shape[0], x->shape[1],
+  SP_K(ctx)->take_positions_backward(dx, node->out->grad->data, pos->data, x->shape[0], x->shape[1],
                                  x->shape[2]);
 }
 
 int sp_take_positions(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *pos) {
   const char *op = "sp_take_positions";
   SP_CHECK_CTX(ctx, op, out);
-  SP_CHECK_F32(ctx, op, x);
-  SP_CHECK_I32(ctx, op, pos);
+  SP_OP_F32(ctx, op, x);
+  SP_OP_I32(ctx, op, pos);
   char sx[64], sp[64];
   if (x->ndim != 3)
     return SP_FAIL(SP_ESHAPE, "%s: x %s must be (B, L, D)", op, sp_shape_str(x, sx));
@@ -229,12 +234,12 @@ int sp_take_positions(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *pos
     return SP_FAIL(SP_ESHAPE, "%s: pos %s must be (%d) for x %s", op, sp_shape_str(pos, sp), b,
                    sp_shape_str(x, sx));
   const int32_t *p = pos->data;
-  for (int r = 0; r < b; r++)
+  for (int r = 0; ctx->device == SP_CPU && r < b; r++) /* the GPU kernel checks its own */
     if (p[r] < 0 || p[r] >= l)
       return SP_FAIL(SP_EINVAL, "%s: pos[%d] = %d is outside [0, %d)", op, r, p[r], l);
   sp_tensor *o;
   SP_TRY(sp_arena_tensor(ctx, &o, SP_F32, 2, (int[]){b, d}));
-  sp_cpu_take_positions_forward(o->data, x->data, p, b, l, d);
+  SP_K(ctx)->take_positions_forward(o->data, x->data, p, b, l, d);
   sp_tensor *in[2] = {x, pos};
   sp_tape_record(ctx, op, take_positions_backward, o, 2, in);
   *out = o;

@@ -1,20 +1,20 @@
 /* softmax.c — softmax and log-softmax over the last axis with an optional key-padding mask
  * and a causal mask. Forward saves its output; backward needs nothing else. */
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 static void softmax_backward(sp_ctx *ctx, sp_node *node) {
   sp_tensor *x = node->in[0], *mask = node->in[1], *out = node->out;
   float *dx = sp_grad_of(ctx, x);
   if (!dx) return;
-  sp_cpu_softmax_backward(dx, out->grad->data, out->data, mask ? mask->data : NULL, node->i[0],
+  SP_K(ctx)->softmax_backward(dx, out->grad->data, out->data, mask ? mask->data : NULL, node->i[0],
                           node->i[1], node->i[2], node->i[3], node->i[4]);
 }
 
 static int softmax(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *key_mask, int causal,
                    int log_space, const char *op) {
   SP_CHECK_CTX(ctx, op, out);
-  SP_CHECK_F32(ctx, op, x);
+  SP_OP_F32(ctx, op, x);
   char sx[64], sm[64];
   /* Kernel view: (batch, rows, n) with batch = x's first axis; the causal query index of a
    * row is its flat row number modulo Q = x's second-last axis. */
@@ -25,14 +25,14 @@ static int softmax(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_tensor *key_ma
     return SP_FAIL(SP_ESHAPE, "%s: causal needs at least 2-D x, got %s", op, sp_shape_str(x, sx));
   int q = causal ? x->shape[x->ndim - 2] : 0;
   if (key_mask) {
-    SP_CHECK_I32(ctx, op, key_mask);
+    SP_OP_I32(ctx, op, key_mask);
     if (key_mask->ndim != 2 || key_mask->shape[0] != batch || key_mask->shape[1] != n)
       return SP_FAIL(SP_ESHAPE, "%s: key_mask %s must be (%d, %d) for x %s", op,
                      sp_shape_str(key_mask, sm), batch, n, sp_shape_str(x, sx));
   }
   sp_tensor *o;
   SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, x->shape));
-  sp_cpu_softmax_forward(o->data, x->data, key_mask ? key_mask->data : NULL, batch, (int)rows, n,
+  SP_K(ctx)->softmax_forward(o->data, x->data, key_mask ? key_mask->data : NULL, batch, (int)rows, n,
                          q, log_space);
   sp_tensor *in[2] = {x, key_mask};
   sp_node *node = sp_tape_record(ctx, op, softmax_backward, o, 2, in);

@@ -1,6 +1,6 @@
 /* topk.c — row-wise top-k (ranking evaluation, candidate selection). No gradient, no tape
  * node: the values are plain data. */
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 /* values (N, k) float32, indices (N, k) int32 from x (N, C); descending, ties to the lower index.
@@ -9,7 +9,7 @@ int sp_topk(sp_ctx *ctx, sp_tensor **values, sp_tensor **indices, sp_tensor *x, 
   const char *op = "sp_topk";
   if (!ctx || !values || !indices) return SP_FAIL(SP_EINVAL, "%s: NULL context or output", op);
   *values = NULL, *indices = NULL;
-  SP_CHECK_F32(ctx, op, x);
+  SP_OP_F32(ctx, op, x);
   char sx[64];
   if (x->ndim != 2) return SP_FAIL(SP_ESHAPE, "%s: x %s must be (N, C)", op, sp_shape_str(x, sx));
   int n = x->shape[0], c = x->shape[1];
@@ -19,7 +19,7 @@ int sp_topk(sp_ctx *ctx, sp_tensor **values, sp_tensor **indices, sp_tensor *x, 
   sp_tensor *v, *i;
   SP_TRY(sp_arena_tensor(ctx, &v, SP_F32, 2, (int[]){n, k}));
   SP_TRY(sp_arena_tensor(ctx, &i, SP_I32, 2, (int[]){n, k}));
-  sp_cpu_topk(v->data, i->data, x->data, n, c, k);
+  SP_K(ctx)->topk(v->data, i->data, x->data, n, c, k);
   *values = v, *indices = i;
   return SP_OK;
 }

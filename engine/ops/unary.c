@@ -2,24 +2,24 @@
  * threshold filter (SPRINT's phi). */
 #include <math.h>
 
-#include "cpu.h"
+#include "kernels.h"
 #include "internal.h"
 
 static void unary_backward(sp_ctx *ctx, sp_node *node) {
   sp_tensor *x = node->in[0], *out = node->out;
   float *dx = sp_grad_of(ctx, x);
   if (!dx) return;
-  sp_cpu_unary_backward(dx, out->grad->data, x->data, out->data, x->numel,
+  SP_K(ctx)->unary_backward(dx, out->grad->data, x->data, out->data, x->numel,
                         (sp_unary_kind)node->i[0], node->f[0]);
 }
 
 static int unary(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, sp_unary_kind kind, float param,
                  const char *op) {
   SP_CHECK_CTX(ctx, op, out);
-  SP_CHECK_F32(ctx, op, x);
+  SP_OP_F32(ctx, op, x);
   sp_tensor *o;
   SP_TRY(sp_arena_tensor_uninit(ctx, &o, SP_F32, x->ndim, x->shape));
-  sp_cpu_unary_forward(o->data, x->data, x->numel, kind, param);
+  SP_K(ctx)->unary_forward(o->data, x->data, x->numel, kind, param);
   sp_node *node = sp_tape_record(ctx, op, unary_backward, o, 1, &x);
   if (node) {
     node->i[0] = kind;

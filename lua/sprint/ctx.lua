@@ -17,7 +17,11 @@ local wrap_arena, arg, optarg = tensor._wrap_arena, tensor._arg, tensor._optarg
 local parse_shape, parse_dtype, shape_buf = tensor._parse_shape, tensor._parse_dtype, tensor._shape_buf
 local fail = lib.fail
 
--- sprint.ctx([seed]): a new context; its rng (dropout) starts from seed.
+-- The device new contexts compute on: 0 (the CPU) or 1 (CUDA), set by sprint.set_device.
+M.default_device = 0
+
+-- sprint.ctx([seed]): a new context; its rng (dropout) starts from seed. It computes on the
+-- default device (sprint.set_device).
 function M.new(seed)
   if seed ~= nil and type(seed) ~= "number" then error("sprint.ctx: seed must be a number", 2) end
   local out = ffi.new("sp_ctx*[1]")
@@ -30,6 +34,7 @@ function M.new(seed)
     _stats = ffi.new("sp_ctx_stats"),
     _xs = ffi.new("sp_tensor*[16]"), _xs_cap = 16,
   }, Ctx)
+  if M.default_device ~= 0 and C.sp_ctx_set_device(self._p, M.default_device) ~= 0 then fail("sprint.ctx", 2) end
   C.sp_ctx_get_stats(self._p, self._stats)
   self._gen = tonumber(self._stats.generation)
   return self

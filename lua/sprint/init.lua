@@ -48,4 +48,19 @@ function sprint.set_num_threads(n)
 end
 function sprint.num_threads() return C.sp_get_num_threads() end
 
+-- sprint.set_device("cpu"|"cuda"): where new contexts compute, and where sprint.train.fit moves
+-- a model's parameters (and so its optimiser). Batches stay on the host: ops upload them.
+-- "cuda" fails here, with the CUDA runtime's reason, when no GPU can be used.
+function sprint.set_device(name)
+  local d = name == "cpu" and 0 or name == "cuda" and 1 or nil
+  if not d then error("sprint.set_device: 'cpu' or 'cuda', got " .. tostring(name), 2) end
+  if d == 1 and C.sp_cuda_init() ~= 0 then
+    error("sprint.set_device: " .. ffi.string(C.sp_last_error()), 2)
+  end
+  ctx.default_device = d
+end
+function sprint.device() return ctx.default_device == 1 and "cuda" or "cpu" end
+-- "NVIDIA H200 (sm_90, 139.8 GiB, 132 SMs)", or "none: <why>"
+function sprint.cuda_info() return ffi.string(C.sp_cuda_info()) end
+
 return sprint

@@ -91,6 +91,16 @@ function Params:names()
   return r
 end
 
+-- Moves every parameter (and its gradient) to "cpu" or "cuda"; make the optimiser after.
+function Params:to_device(name)
+  local p = pp(self, "params:to_device")
+  local d = name == "cpu" and 0 or name == "cuda" and 1 or nil
+  if not d then error("params:to_device: 'cpu' or 'cuda', got " .. tostring(name), 2) end
+  if C.sp_params_to_device(p, d) ~= 0 then fail("params:to_device", 2) end
+  return self
+end
+function Params:device() return C.sp_params_device(pp(self, "params:device")) == 1 and "cuda" or "cpu" end
+
 function Params:zero_grad()
   if C.sp_params_zero_grad(pp(self, "params:zero_grad")) ~= 0 then fail("params:zero_grad", 2) end
   return self

@@ -41,6 +41,7 @@ M.spec = {
   epochs = "int>=1", steps = "int>=0", seeds = "int>=1", seed = "int>=0",
   eval_every = "int>=1", log_every = "int>=1", patience = "int>=1",
   threads = "int>=0", -- 0: every core
+  device = { "cpu", "cuda" }, -- sprint.set_device
   n_neg = "int>=0", n_uniform_neg = "int>=0", n_hard_neg = "int>=0", n_candidates = "int>=1",
   ks = "int>=1",
   -- optimisation

@@ -137,6 +137,22 @@ local function meta(t, p)
   return s
 end
 
+-- The data pointer for reading. A GPU tensor (C.sp_tensor_device ~= 0) is read through a host
+-- copy refreshed on every call (it waits for the GPU); the pointer is re-read each time, since a
+-- parameter store may move its tensors between devices.
+local host_copy_of
+local function read_ptr(t, p, what)
+  if not t._shape then meta(t, p) end
+  if C.sp_tensor_device(p) ~= 0 then return host_copy_of(t, p, what) end
+  return t._i32 and C.sp_tensor_i32(p) or C.sp_tensor_f32(p)
+end
+local function write_ptr(t, p, what)
+  if C.sp_tensor_device(p) ~= 0 then
+    error("tensor:" .. what .. ": the tensor is on the GPU; write it on the host, then move it", 3)
+  end
+  return read_ptr(t, p, what)
+end
+
 -- Flattens nested Lua tables (row-major) into out; returns the count.
 local function flatten(v, out, n, level)
   for i = 1, #v do
@@ -267,10 +283,10 @@ function Tensor:is_alive() return why_dead(self) == nil end
 
 -- The raw float* (or int32_t*) data, 0-based. The pointer does not keep the tensor alive:
 -- hold on to the tensor while using it, and not across ctx:reset() for arena tensors.
+-- On a GPU tensor: a host copy made now (writes to it do not reach the GPU).
 function Tensor:data()
   local p = self_ptr(self, "data")
-  if not self._shape then meta(self, p) end
-  return self._data
+  return read_ptr(self, p, "data")
 end
 
 -- Flat offset of 1-based indices (exactly ndim of them).
@@ -297,7 +313,7 @@ end
 function Tensor:get(i, j, k, l)
   local p = self_ptr(self, "get")
   local s = self._shape or meta(self, p)
-  return self._data[offset(self, s, i, j, k, l, "get")]
+  return read_ptr(self, p, "get")[offset(self, s, i, j, k, l, "get")]
 end
 
 -- t:set(i [, j ...], value), 1-based; returns t.
@@ -311,7 +327,7 @@ function Tensor:set(a, b, c, d, e)
   elseif nd == 3 then v, d = d, nil
   else v = e end
   if type(v) ~= "number" then error("tensor:set: the value (argument " .. (nd + 1) .. ") must be a number", 2) end
-  self._data[offset(self, s, a, b, c, d, "set")] = v
+  write_ptr(self, p, "set")[offset(self, s, a, b, c, d, "set")] = v
   return self
 end
 
@@ -320,14 +336,14 @@ function Tensor:item()
   local p = self_ptr(self, "item")
   if not self._shape then meta(self, p) end
   if self._numel ~= 1 then error("tensor:item: tensor has " .. self._numel .. " elements, not 1", 2) end
-  return self._data[0]
+  return read_ptr(self, p, "item")[0]
 end
 
 -- Nested Lua tables following the shape (or one flat list with flat = true).
 function Tensor:totable(flat)
   local p = self_ptr(self, "totable")
   local s = self._shape or meta(self, p)
-  local data, n = self._data, self._numel
+  local data, n = read_ptr(self, p, "totable"), self._numel
   if flat or #s == 1 then
     local r = {}
     for i = 1, n do r[i] = data[i - 1] end
@@ -385,12 +401,27 @@ function Tensor:copy(src)
   local p = self_ptr(self, "copy")
   if type(src) == "table" and getmetatable(src) ~= Tensor then
     if not self._shape then meta(self, p) end
-    store(self._data, self._i32, src, self._numel, 2)
+    store(write_ptr(self, p, "copy"), self._i32, src, self._numel, 2)
     return self
   end
   local q = arg(nil, src, "src", "tensor:copy")
   if C.sp_tensor_copy(p, q) ~= 0 then lib.fail("tensor:copy", 2) end
   return self
+end
+
+-- The host copy that reads of a GPU tensor go through: one heap tensor per Lua tensor,
+-- refreshed by each read.
+host_copy_of = function(t, p, what)
+  local h = t._host
+  if not h then
+    local s = t._shape
+    for i = 1, #s do shape_buf[i - 1] = s[i] end
+    if C.sp_tensor_new(out_buf, C.sp_tensor_dtype(p), #s, shape_buf) ~= 0 then lib.fail("tensor:" .. what, 3) end
+    h = wrap_heap(out_buf[0])
+    t._host = h
+  end
+  if C.sp_tensor_copy(h._p, p) ~= 0 then lib.fail("tensor:" .. what .. " (reading from the GPU)", 3) end
+  return t._i32 and C.sp_tensor_i32(h._p) or C.sp_tensor_f32(h._p)
 end
 
 -- A heap copy (same shape, dtype and values; no gradient), e.g. to keep a result past a reset.

@@ -69,6 +69,9 @@ local function fit(model, ds, user_opts)
   local evaluate = o.evaluate or default_evaluate
   local sprint = require "sprint"
   local P = model.params
+  -- the default device (sprint.set_device): the parameters move before the optimiser is made,
+  -- so its moments live beside them
+  if P:device() ~= sprint.device() then P:to_device(sprint.device()) end
 
   local opt = sprint.optim.adam(P, { lr = o.lr, weight_decay = o.weight_decay, decoupled = o.decoupled,
                                      clip_norm = o.clip_norm })

@@ -124,3 +124,98 @@ int gradcheck(const char *name, op_builder build, sp_tensor **in, int n_in, cons
   sp_ctx_free(ctx);
   return bad;
 }
+
+/* ---- the backend check: GPU against CPU ---- */
+
+int gpu_available(void) { return sp_cuda_init() == SP_OK; }
+
+double t_nmse(sp_tensor *a, sp_tensor *b) {
+  const float *x = sp_tensor_f32(a), *y = sp_tensor_f32(b);
+  double num = 0.0, den = 0.0;
+  for (int64_t i = 0; i < sp_tensor_numel(b); i++) {
+    double d = (double)x[i] - y[i];
+    num += d * d;
+    den += (double)y[i] * y[i];
+  }
+  if (den == 0.0) return num == 0.0 ? 0.0 : INFINITY;
+  return num / den;
+}
+
+/* A host copy of any tensor (waits for the GPU). */
+static sp_tensor *host_copy(sp_tensor *t) {
+  sp_tensor *h;
+  cr_assert_eq(sp_tensor_new(&h, sp_tensor_dtype(t), t->ndim, t->shape), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_tensor_copy(h, t), SP_OK, "copy back: %s", sp_last_error());
+  return h;
+}
+
+/* Runs build on ctx, then L = sum(out * w) and backward (unless no_backward); *out_host gets
+ * the output on the host. */
+static void run_on(sp_ctx *ctx, op_builder build, sp_tensor **in, const void *arg, sp_tensor *w_host,
+                   int no_backward, sp_tensor **out_host, const char *name) {
+  sp_tensor *out, *w, *prod, *loss;
+  cr_assert_eq(build(ctx, &out, in, arg), SP_OK, "%s on %s: %s", name,
+               sp_ctx_device(ctx) == SP_CPU ? "cpu" : "cuda", sp_last_error());
+  *out_host = host_copy(out);
+  if (no_backward || !sp_tensor_requires_grad(out) || sp_tensor_dtype(out) != SP_F32) return;
+  cr_assert_eq(sp_ctx_upload(ctx, &w, w_host), SP_OK, "%s", sp_last_error());
+  sp_tensor *wv;
+  cr_assert_eq(sp_reshape(ctx, &wv, w, out->ndim, out->shape), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_mul(ctx, &prod, out, wv), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_sum(ctx, &loss, prod), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_backward(ctx, loss), SP_OK, "%s backward on %s: %s", name,
+               sp_ctx_device(ctx) == SP_CPU ? "cpu" : "cuda", sp_last_error());
+}
+
+int devicecheck(const char *name, op_builder build, sp_tensor **in, int n_in, const void *arg,
+                devicecheck_opts o) {
+  if (o.max_nmse == 0) o.max_nmse = 1e-7;
+  sp_tensor *gin[8];
+  cr_assert(n_in <= 8);
+  for (int i = 0; i < n_in; i++) { /* the GPU's inputs: copies with the same values */
+    gin[i] = NULL;
+    if (!in[i]) continue;
+    gin[i] = host_copy(in[i]);
+    if (sp_tensor_requires_grad(in[i])) {
+      sp_tensor_zero_grad(in[i]);
+      sp_tensor_set_requires_grad(gin[i], 1);
+    }
+    cr_assert_eq(sp_tensor_to_device(gin[i], SP_CUDA), SP_OK, "%s", sp_last_error());
+  }
+  sp_ctx *cc, *gc;
+  cr_assert_eq(sp_ctx_new(&cc, 1234), SP_OK);
+  cr_assert_eq(sp_ctx_new(&gc, 1234), SP_OK);
+  cr_assert_eq(sp_ctx_set_device(gc, SP_CUDA), SP_OK, "%s", sp_last_error());
+  sp_tensor *probe, *out_cpu, *out_gpu;
+  cr_assert_eq(build(cc, &probe, in, arg), SP_OK, "%s: %s", name, sp_last_error());
+  sp_tensor *w = t_randn(99, 1, (int[]){(int)(probe->numel > 0 ? probe->numel : 1)}, 1.0f);
+  sp_ctx_reset(cc);
+  *sp_ctx_rng(cc) = *sp_ctx_rng(gc); /* both start at the same counter */
+  run_on(cc, build, in, arg, w, o.no_backward, &out_cpu, name);
+  run_on(gc, build, gin, arg, w, o.no_backward, &out_gpu, name);
+  int bad = 0;
+  if (sp_tensor_dtype(out_cpu) == SP_I32) {
+    bad += memcmp(out_cpu->data, out_gpu->data, (size_t)out_cpu->numel * 4) != 0;
+    if (bad) cr_log_error("%s: int32 outputs differ", name);
+  } else {
+    double e = t_nmse(out_gpu, out_cpu);
+    if (!(e <= o.max_nmse)) {
+      cr_log_error("%s: output NMSE %.3g > %.3g", name, e, o.max_nmse);
+      bad++;
+    }
+  }
+  for (int i = 0; i < n_in && !o.no_backward; i++) {
+    if (!in[i] || !sp_tensor_requires_grad(in[i]) || !sp_tensor_grad(in[i])) continue;
+    sp_tensor *g = host_copy(sp_tensor_grad(gin[i]));
+    double e = t_nmse(g, sp_tensor_grad(in[i]));
+    if (!(e <= o.max_nmse)) {
+      cr_log_error("%s: gradient of input %d NMSE %.3g > %.3g", name, i, e, o.max_nmse);
+      bad++;
+    }
+    sp_tensor_free(g);
+  }
+  sp_tensor_free(out_cpu), sp_tensor_free(out_gpu), sp_tensor_free(w);
+  for (int i = 0; i < n_in; i++) sp_tensor_free(gin[i]);
+  sp_ctx_free(cc), sp_ctx_free(gc);
+  return bad;
+}

@@ -28,6 +28,27 @@ typedef struct {
 int gradcheck(const char *name, op_builder build, sp_tensor **in, int n_in, const void *arg,
               gradcheck_opts opts);
 
+/* Backend check (the ggml way): runs the builder on a CPU context and on a GPU context from
+ * the same inputs (copied to the GPU; int32 ones too) and the same seed, backpropagates
+ * L = sum(out * w) on both, and compares the output and every input gradient by normalised
+ * error, sum (gpu - cpu)^2 / sum cpu^2 <= max_nmse (default 1e-7; an all-zero reference needs
+ * an all-zero result). Returns the number of mismatches. Callers skip it without a GPU
+ * (SKIP_WITHOUT_GPU). */
+typedef struct {
+  double max_nmse;
+  int no_backward; /* the op records no tape node (topk) */
+} devicecheck_opts;
+int devicecheck(const char *name, op_builder build, sp_tensor **in, int n_in, const void *arg,
+                devicecheck_opts opts);
+/* sum (a - b)^2 / sum b^2 over two CPU float tensors of one size (0 when both are all zero). */
+double t_nmse(sp_tensor *a, sp_tensor *b);
+/* 1 when a GPU can be used; else 0 with the reason in sp_last_error(). */
+int gpu_available(void);
+#define SKIP_WITHOUT_GPU()                                                                         \
+  do {                                                                                             \
+    if (!gpu_available()) cr_skip_test("no GPU: %s", sp_last_error());                             \
+  } while (0)
+
 /* Tensors for tests: heap-owned, float32 filled from a seeded normal, or from values. */
 sp_tensor *t_randn(uint64_t seed, int ndim, const int *shape, float std);
 sp_tensor *t_from(int ndim, const int *shape, const float *values);
