@@ -68,8 +68,9 @@ void sp_cuda_layernorm_backward(float *dx, float *dweight, float *dbias, const f
 /* idx checked against [0, v) in the kernel (the CPU op checks on the host) */
 void sp_cuda_embedding_forward(float *out, const float *weight, const int32_t *idx, int64_t n,
                                int d, int padding_idx, int v);
+/* bad indices (flagged by the forward) are skipped, never written */
 void sp_cuda_embedding_backward(float *dweight, const float *dout, const int32_t *idx, int64_t n,
-                                int d, int padding_idx);
+                                int d, int padding_idx, int v);
 
 /* dropout.cu: the CPU's hash, bit for bit */
 void sp_cuda_dropout_forward(float *out, const float *x, int64_t n, float p, uint64_t seed,

@@ -23,10 +23,10 @@ __global__ void embedding_forward_kernel(float *out, const float *w, const int32
 }
 
 __global__ void embedding_backward_kernel(float *dw, const float *dout, const int32_t *idx,
-                                          int64_t n, int d, int padding_idx) {
+                                          int64_t n, int d, int padding_idx, int v) {
   SP_GRID_STRIDE(e, n * d) {
     int ix = idx[e / d];
-    if (ix != padding_idx && ix >= 0) atomicAdd(dw + (int64_t)ix * d + e % d, dout[e]);
+    if (ix != padding_idx && ix >= 0 && ix < v) atomicAdd(dw + (int64_t)ix * d + e % d, dout[e]);
   }
 }
 
@@ -39,9 +39,9 @@ extern "C" void sp_cuda_embedding_forward(float *out, const float *weight, const
 }
 
 extern "C" void sp_cuda_embedding_backward(float *dweight, const float *dout, const int32_t *idx,
-                                           int64_t n, int d, int padding_idx) {
+                                           int64_t n, int d, int padding_idx, int v) {
   if (n <= 0 || d <= 0) return;
   embedding_backward_kernel<<<sp_grid(n * d), SP_THREADS, 0, sp_cuda_stream()>>>(dweight, dout, idx,
-                                                                                n, d, padding_idx);
+                                                                                n, d, padding_idx, v);
   SP_CUDA_LAUNCHED("embedding_backward_kernel");
 }

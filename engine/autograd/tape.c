@@ -128,6 +128,12 @@ float *sp_work(sp_ctx *ctx, int64_t floats, const char *op) {
   return w;
 }
 
+float *sp_work_host(sp_ctx *ctx, int64_t floats, const char *op) {
+  float *w = sp_arena_alloc(&ctx->arena, floats * (int64_t)sizeof(float));
+  if (!w) SP_FAIL(SP_ENOMEM, "%s: out of memory for %lld scratch floats", op, (long long)floats);
+  return w;
+}
+
 int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
   if (!ctx || !loss) return SP_FAIL(SP_EINVAL, "sp_backward: NULL argument");
   SP_TRY(sp_check_alive(ctx, "sp_backward", loss, __FILE__, __LINE__));

@@ -117,6 +117,8 @@ float *sp_grad_of(sp_ctx *ctx, sp_tensor *t);
 /* Zeroed scratch floats from the arena (on the context's device) for kernels that take `work`;
  * NULL with the error set. */
 float *sp_work(sp_ctx *ctx, int64_t floats, const char *op);
+/* The same in host memory whatever the context's device (engine/eval's CPU code). */
+float *sp_work_host(sp_ctx *ctx, int64_t floats, const char *op);
 /* For backward functions (which return nothing): records the first failure for sp_backward. */
 void sp_backward_fail(sp_ctx *ctx, int status);
 /* True when t needs its gradient (so backward should compute it). */

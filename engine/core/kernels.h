@@ -51,7 +51,7 @@ struct sp_kernels {
   void (*embedding_forward)(float *out, const float *weight, const int32_t *idx, int64_t n, int d,
                             int padding_idx, int v);
   void (*embedding_backward)(float *dweight, const float *dout, const int32_t *idx, int64_t n,
-                             int d, int padding_idx);
+                             int d, int padding_idx, int v);
   void (*dropout_forward)(float *out, const float *x, int64_t n, float p, uint64_t seed,
                           uint64_t counter);
   void (*dropout_backward)(float *dx, const float *dout, int64_t n, float p, uint64_t seed,

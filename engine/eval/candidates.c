@@ -148,7 +148,7 @@ int sp_rank_topk_candidates(sp_ctx *ctx, sp_tensor *candidates, sp_tensor *h, sp
   }
   if (B == 0) return SP_OK;
   const int cap = C - 1 + L + 1 < n ? C - 1 + L + 1 : n; /* enough to survive the exclusions */
-  float *scores = sp_work(ctx, (int64_t)B * n + 2 * (int64_t)B * cap, op);
+  float *scores = sp_work_host(ctx, (int64_t)B * n + 2 * (int64_t)B * cap, op);
   if (!scores) return SP_ENOMEM;
   float *vals = scores + (int64_t)B * n;
   int32_t *ids = (int32_t *)(vals + (int64_t)B * cap);

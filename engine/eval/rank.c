@@ -185,7 +185,7 @@ int sp_rank_full(sp_ctx *ctx, sp_tensor *rank, sp_tensor *h, sp_tensor *items, s
   SP_TRY(rank_begin(ctx, op, cfg_in, &cfg, &a, rank, h, items, seq));
   SP_TRY(sp_eval_check_targets(ctx, op, target, a.B, a.n));
   if (a.B == 0) return SP_OK;
-  float *scores = sp_work(ctx, (int64_t)a.B * a.n, op); /* (B, n): items 1..n */
+  float *scores = sp_work_host(ctx, (int64_t)a.B * a.n, op); /* (B, n): items 1..n */
   if (!scores) return SP_ENOMEM;
   SP_TRY(sp_sgemm(0, 1, a.B, a.n, a.d, 1.0f, a.h, a.d, a.items + a.d, a.d, 0.0f, scores, a.n));
   const int32_t *t = target->data, *sq = cfg.mask_session_items ? a.seq : NULL;

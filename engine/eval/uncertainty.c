@@ -147,7 +147,7 @@ int sp_session_target_nll_full(sp_ctx *ctx, sp_tensor *out, sp_tensor *h, sp_ten
   SP_TRY(begin(ctx, op, &a, out, h, items, n_items));
   SP_TRY(sp_eval_check_targets(ctx, op, target, a.B, a.n));
   if (a.B == 0) return SP_OK;
-  float *scores = sp_work(ctx, (int64_t)a.B * a.n, op); /* (B, n): items 1..n */
+  float *scores = sp_work_host(ctx, (int64_t)a.B * a.n, op); /* (B, n): items 1..n */
   if (!scores) return SP_ENOMEM;
   SP_TRY(sp_sgemm(0, 1, a.B, a.n, a.d, 1.0f, a.h, a.d, a.items + a.d, a.d, 0.0f, scores, a.n));
   const int B = a.B, n = a.n;

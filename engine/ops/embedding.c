@@ -8,7 +8,7 @@ static void embedding_backward(sp_ctx *ctx, sp_node *node) {
   float *dw = sp_grad_of(ctx, w);
   if (!dw) return;
   SP_K(ctx)->embedding_backward(dw, node->out->grad->data, idx->data, idx->numel, w->shape[1],
-                            node->i[0]);
+                                node->i[0], w->shape[0]);
 }
 
 int sp_embedding(sp_ctx *ctx, sp_tensor **out, sp_tensor *weight, sp_tensor *idx, int padding_idx) {
