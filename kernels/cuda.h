@@ -147,6 +147,13 @@ void sp_cuda_ortho_backward(float *de, const float *dloss, const float *norm, co
 int64_t sp_cuda_enrich_work_floats(int rows, int k);
 int sp_cuda_enrich(float *labels, float *work, const float *yhat, const float *h, int b, int rows,
                    int c, int d, int k, int mode);
+/* rank (B) of each row's target (B, 1..n; 0 = padding row -> 0) among items 1..n scored by
+ * h (B, d) items^T (items (n + 1, d), row 0 padding), the session's items seq (B, L) left out
+ * when seq is not NULL; ties 0 pessimistic, 1 optimistic, 2 average (engine/eval/rank.c).
+ * scores: (B, n) device scratch. */
+int sp_cuda_rank_full(float *rank, float *scores, const float *h, const float *items,
+                      const int32_t *target, const int32_t *seq, int B, int n, int d, int L,
+                      int ties);
 /* values, indices (n, k): one block per row, k rounds of a block arg-max */
 void sp_cuda_topk(float *values, int32_t *indices, const float *x, int n, int c, int k);
 

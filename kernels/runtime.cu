@@ -319,5 +319,6 @@ const sp_cuda_plugin sp_cuda_plugin_v1 = {
     sp_cuda_clip_grad_norm,
     sp_cuda_adam_update,
     sp_cuda_nonzero_mask,
+    sp_cuda_rank_full,
 };
 }

@@ -302,6 +302,12 @@ int sp_dev_nonzero_mask(int32_t *mask, const int32_t *seq, int64_t n) {
   return plugin->nonzero_mask(mask, seq, n);
 }
 
+int sp_dev_rank_full(float *rank, float *scores, const float *h, const float *items,
+                     const int32_t *target, const int32_t *seq, int B, int n, int d, int L, int ties) {
+  NEED_PLUGIN("rank_full");
+  return plugin->rank_full(rank, scores, h, items, target, seq, B, n, d, L, ties);
+}
+
 /* ---- the public CUDA calls ---- */
 
 int sp_cuda_init(void) { return sp_dev_init(); }

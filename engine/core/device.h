@@ -42,9 +42,12 @@ int sp_dev_adam_update(float *w, const float *g, float *m, float *v, int64_t n, 
                        float step_size, float bc2_sqrt);
 /* mask (n) = seq (n) != 0, int32 (the backbones' key mask) */
 int sp_dev_nonzero_mask(int32_t *mask, const int32_t *seq, int64_t n);
+/* Full ranking on the device (kernels/topk.cu: sp_cuda_rank_full); all pointers device memory. */
+int sp_dev_rank_full(float *rank, float *scores, const float *h, const float *items,
+                     const int32_t *target, const int32_t *seq, int B, int n, int d, int L, int ties);
 
 /* What the plugin exports (one symbol, sp_cuda_plugin_v1); abi guards against a stale file. */
-#define SP_CUDA_PLUGIN_ABI 1
+#define SP_CUDA_PLUGIN_ABI 2
 typedef struct {
   int abi;
   const sp_kernels *kernels;
@@ -64,6 +67,8 @@ typedef struct {
                      float beta1, float beta2, float eps, float weight_decay, int decoupled,
                      float step_size, float bc2_sqrt);
   int (*nonzero_mask)(int32_t *mask, const int32_t *seq, int64_t n);
+  int (*rank_full)(float *rank, float *scores, const float *h, const float *items,
+                   const int32_t *target, const int32_t *seq, int B, int n, int d, int L, int ties);
 } sp_cuda_plugin;
 
 #ifdef __cplusplus

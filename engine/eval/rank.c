@@ -4,6 +4,7 @@
  * ranks depend neither on the batch size nor on the thread count. */
 #include <string.h>
 
+#include "device.h"
 #include "eval.h"
 
 void sp_rank_config_default(sp_rank_config *cfg) {
@@ -177,9 +178,36 @@ static int rank_begin(sp_ctx *ctx, const char *op, const sp_rank_config *cfg_in,
   return sp_eval_check_out(ctx, op, "rank", rank, SP_F32, 1, a->B, 0);
 }
 
+/* A GPU model on its GPU context: one GEMM and a rank kernel on the device (kernels/topk.cu),
+ * only the ranks (B floats) copied back. Targets and session items (host batches) go up. */
+static int rank_full_device(sp_ctx *ctx, const char *op, sp_tensor *rank, sp_tensor *h,
+                            sp_tensor *items, sp_tensor *target, sp_tensor *seq,
+                            const sp_rank_config *cfg_in) {
+  sp_rank_config cfg;
+  sp_eval_args a;
+  /* the shared checks read shapes (and the host batch), never h's or items' data: they run on
+   * headers that say "host" so that nothing is copied down; a gets the device pointers */
+  sp_tensor hv = *h, iv = *items;
+  hv.device = iv.device = SP_CPU;
+  SP_TRY(rank_begin(ctx, op, cfg_in, &cfg, &a, rank, &hv, &iv, seq));
+  SP_TRY(sp_eval_check_targets(ctx, op, target, a.B, a.n));
+  if (a.B == 0) return SP_OK;
+  float *scores = sp_work(ctx, (int64_t)a.B * a.n, op), *r = sp_work(ctx, a.B, op);
+  if (!scores || !r) return SP_ENOMEM;
+  sp_tensor *t, *sq = NULL;
+  SP_TRY(sp_ctx_upload(ctx, &t, target));
+  if (cfg.mask_session_items) SP_TRY(sp_ctx_upload(ctx, &sq, seq));
+  SP_TRY(sp_dev_rank_full(r, scores, a.h, a.items, t->data, sq ? sq->data : NULL, a.B, a.n, a.d,
+                          a.L, cfg.ties));
+  return sp_dev_copy(rank->data, r, (int64_t)a.B * 4, SP_COPY_D2H); /* waits */
+}
+
 int sp_rank_full(sp_ctx *ctx, sp_tensor *rank, sp_tensor *h, sp_tensor *items, sp_tensor *target,
                  sp_tensor *seq, const sp_rank_config *cfg_in) {
   const char *op = "sp_rank_full";
+  if (ctx && h && items && ctx->device != SP_CPU && h->device == ctx->device &&
+      items->device == ctx->device)
+    return rank_full_device(ctx, op, rank, h, items, target, seq, cfg_in);
   sp_rank_config cfg;
   sp_eval_args a;
   SP_TRY(rank_begin(ctx, op, cfg_in, &cfg, &a, rank, h, items, seq));

@@ -399,3 +399,40 @@ Test(cuda, adam_matches) {
   sp_adam_free(ac), sp_adam_free(ag);
   sp_params_free(pc), sp_params_free(pg);
 }
+
+/* ---- full ranking of a GPU model: one GEMM and a rank kernel, only ranks copied back ---- */
+
+Test(cuda, full_ranking_matches) {
+  SKIP_WITHOUT_GPU();
+  const int B = 9, d = 8, V = 301, L = 6;
+  /* small integers: every score is exact on both devices, and many tie */
+  sp_tensor *h = t_randn(150, 2, SHAPE(B, d), 1.0f), *items = t_randn(151, 2, SHAPE(V, d), 1.0f);
+  for (int64_t i = 0; i < B * d; i++) sp_tensor_f32(h)[i] = roundf(2.0f * sp_tensor_f32(h)[i]);
+  for (int64_t i = 0; i < (int64_t)V * d; i++) sp_tensor_f32(items)[i] = roundf(sp_tensor_f32(items)[i]);
+  int32_t tg[9] = {1, 5, 300, 0, 17, 17, 250, 3, 99}, sq[9 * 6];
+  for (int i = 0; i < B * L; i++) sq[i] = (i * 37) % 40; /* repeats, padding (0), the target too */
+  sp_tensor *target = t_from_i32(1, SHAPE(B), tg), *seq = t_from_i32(2, SHAPE(B, L), sq);
+  sp_tensor *hg, *ig, *rc, *rg;
+  cr_assert_eq(sp_tensor_new(&rc, SP_F32, 1, SHAPE(B)), SP_OK);
+  cr_assert_eq(sp_tensor_new(&rg, SP_F32, 1, SHAPE(B)), SP_OK);
+  cr_assert_eq(sp_tensor_new_on(&hg, SP_F32, 2, SHAPE(B, d), SP_CUDA), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_tensor_new_on(&ig, SP_F32, 2, SHAPE(V, d), SP_CUDA), SP_OK, "%s", sp_last_error());
+  sp_tensor_copy(hg, h), sp_tensor_copy(ig, items);
+  sp_ctx *cc, *gc;
+  sp_ctx_new(&cc, 1), sp_ctx_new(&gc, 1);
+  cr_assert_eq(sp_ctx_set_device(gc, SP_CUDA), SP_OK, "%s", sp_last_error());
+  for (int ties = 0; ties < 3; ties++)
+    for (int mask = 0; mask < 2; mask++) {
+      sp_rank_config cfg;
+      sp_rank_config_default(&cfg);
+      cfg.ties = ties, cfg.mask_session_items = mask;
+      cr_assert_eq(sp_rank_full(cc, rc, h, items, target, seq, &cfg), SP_OK, "%s", sp_last_error());
+      cr_assert_eq(sp_rank_full(gc, rg, hg, ig, target, seq, &cfg), SP_OK, "%s", sp_last_error());
+      for (int b = 0; b < B; b++)
+        cr_expect_eq(sp_tensor_f32(rg)[b], sp_tensor_f32(rc)[b], "ties %d mask %d row %d: %g on the GPU, %g on the CPU",
+                     ties, mask, b, sp_tensor_f32(rg)[b], sp_tensor_f32(rc)[b]);
+      sp_ctx_reset(cc), sp_ctx_reset(gc);
+    }
+  sp_ctx_free(cc), sp_ctx_free(gc);
+  t_free_all((sp_tensor *[]){h, items, target, seq, hg, ig, rc, rg}, 8);
+}
