@@ -46,6 +46,8 @@ function tests.embeddings_are_fetched_concurrently_cached_pooled_and_keyed_by_te
     h.eq(stats2.cached, 300)
     for i = 1, 300 do h.eq(table.concat(v2[i], ","), table.concat(v[i], ",")) end
     h.eq(#srv:log(), 301, "the rerun sent nothing")
+    local bytes = #S.read(dir .. "/e.sqlite")
+    h.truthy(bytes < 400 * 1024, "the cache keeps vectors, not bodies: " .. bytes .. " bytes")
     -- another model is another key
     e2:close()
     local e3 = with_endpoint(srv, function() return embed.from_env { cache = dir .. "/e.sqlite" } end, "other-model")

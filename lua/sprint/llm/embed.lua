@@ -62,9 +62,11 @@ function Embed:close()
 end
 
 -- The vector in a response body: data[1].embedding, a list of numbers, or a list of per-token
--- lists (mean-pooled). Returns the vector and whether it was pooled, or nil and why.
+-- lists (mean-pooled); or a cached entry's compact form {"embedding": [...], "pooled": b}.
+-- Returns the vector and whether it was pooled, or nil and why.
 local function vector_of(body)
   local doc = cjson.decode(body)
+  if type(doc) == "table" and type(doc.embedding) == "table" then return doc.embedding, doc.pooled == true end
   local e = type(doc) == "table" and type(doc.data) == "table" and type(doc.data[1]) == "table" and doc.data[1].embedding
   if type(e) ~= "table" or #e == 0 then return nil, "not an embeddings response: " .. tostring(body):sub(1, 120) end
   if type(e[1]) == "number" then return e, false end
@@ -77,6 +79,14 @@ local function vector_of(body)
   end
   for j = 1, d do out[j] = out[j] / #e end
   return out, true
+end
+
+-- A cache entry's body: the vector with every double's digits (%.17g reads back exactly), so a
+-- vector from the cache is the vector the endpoint gave.
+function M.compact(v, pooled)
+  local parts = {}
+  for k = 1, #v do parts[k] = string.format("%.17g", v[k]) end
+  return '{"pooled":' .. (pooled and "true" or "false") .. ',"embedding":[' .. table.concat(parts, ",") .. "]}"
 end
 
 local function usage_of(body)
@@ -125,7 +135,9 @@ function Embed:embed_all(texts, progress)
       local row = { run = self.run, stage = "embeddings", session = tostring(i), key = keys[i], provider = "openai",
                     model = self.model, ok = v ~= nil, attempts = r.attempts, latency_ms = r.elapsed_ms,
                     prompt_tokens = r.ok and usage_of(r.body) or 0, error = v and "" or tostring(why) }
-      local entry = v and { key = keys[i], request = canons[i], response = r.body, provider = "openai", model = self.model,
+      -- the cache keeps the vector, not the body: a per-token answer is ~100x the pooled one
+      local compact = v and M.compact(v, pooled)
+      local entry = v and { key = keys[i], request = canons[i], response = compact, provider = "openai", model = self.model,
                             prompt_tokens = row.prompt_tokens, latency_ms = r.elapsed_ms, attempts = r.attempts } or nil
       if self.store then self.store:put(entry, row) end
       if not v then
