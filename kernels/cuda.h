@@ -64,13 +64,15 @@ void sp_cuda_layernorm_backward(float *dx, float *dweight, float *dbias, const f
                                 const float *x, const float *weight, const float *mean,
                                 const float *rstd, int rows, int d);
 
-/* embedding.cu: gather; scatter-add with atomics (order of repeated indices not fixed) */
+/* embedding.cu: gather; a deterministic scatter-add (each row's repeats summed in index order) */
 /* idx checked against [0, v) in the kernel (the CPU op checks on the host) */
 void sp_cuda_embedding_forward(float *out, const float *weight, const int32_t *idx, int64_t n,
                                int d, int padding_idx, int v);
-/* bad indices (flagged by the forward) are skipped, never written */
-void sp_cuda_embedding_backward(float *dweight, const float *dout, const int32_t *idx, int64_t n,
-                                int d, int padding_idx, int v);
+/* bad indices (flagged by the forward) are skipped, never written; work: counts, offsets and
+ * the index lists per row (zeroed, as the arena gives it) */
+int64_t sp_cuda_embedding_backward_work_floats(int64_t n, int v);
+void sp_cuda_embedding_backward(float *dweight, float *work, const float *dout,
+                                const int32_t *idx, int64_t n, int d, int padding_idx, int v);
 
 /* dropout.cu: the CPU's hash, bit for bit */
 void sp_cuda_dropout_forward(float *out, const float *x, int64_t n, float p, uint64_t seed,

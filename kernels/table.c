@@ -22,6 +22,7 @@ const sp_kernels sp_kernels_cuda = {
     .layernorm_forward = sp_cuda_layernorm_forward,
     .layernorm_backward = sp_cuda_layernorm_backward,
     .embedding_forward = sp_cuda_embedding_forward,
+    .embedding_backward_work_floats = sp_cuda_embedding_backward_work_floats,
     .embedding_backward = sp_cuda_embedding_backward,
     .dropout_forward = sp_cuda_dropout_forward,
     .dropout_backward = sp_cuda_dropout_backward,

@@ -50,8 +50,9 @@ struct sp_kernels {
   /* v: weight's row count (the GPU kernel checks idx against it; the CPU op did already) */
   void (*embedding_forward)(float *out, const float *weight, const int32_t *idx, int64_t n, int d,
                             int padding_idx, int v);
-  void (*embedding_backward)(float *dweight, const float *dout, const int32_t *idx, int64_t n,
-                             int d, int padding_idx, int v);
+  int64_t (*embedding_backward_work_floats)(int64_t n, int v);
+  void (*embedding_backward)(float *dweight, float *work, const float *dout, const int32_t *idx,
+                             int64_t n, int d, int padding_idx, int v);
   void (*dropout_forward)(float *out, const float *x, int64_t n, float p, uint64_t seed,
                           uint64_t counter);
   void (*dropout_backward)(float *dx, const float *dout, int64_t n, float p, uint64_t seed,

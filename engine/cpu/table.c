@@ -18,8 +18,10 @@ static void cpu_embedding_forward(float *out, const float *weight, const int32_t
   sp_cpu_embedding_forward(out, weight, idx, n, d, padding_idx);
 }
 
-static void cpu_embedding_backward(float *dweight, const float *dout, const int32_t *idx, int64_t n,
-                                   int d, int padding_idx, int v) {
+static int64_t cpu_embedding_backward_work_floats(int64_t n, int v) { return 0; }
+
+static void cpu_embedding_backward(float *dweight, float *work, const float *dout,
+                                   const int32_t *idx, int64_t n, int d, int padding_idx, int v) {
   sp_cpu_embedding_backward(dweight, dout, idx, n, d, padding_idx);
 }
 
@@ -81,6 +83,7 @@ const sp_kernels sp_kernels_cpu = {
     .layernorm_forward = sp_cpu_layernorm_forward,
     .layernorm_backward = sp_cpu_layernorm_backward,
     .embedding_forward = cpu_embedding_forward,
+    .embedding_backward_work_floats = cpu_embedding_backward_work_floats,
     .embedding_backward = cpu_embedding_backward,
     .dropout_forward = sp_cpu_dropout_forward,
     .dropout_backward = sp_cpu_dropout_backward,

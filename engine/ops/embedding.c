@@ -7,8 +7,14 @@ static void embedding_backward(sp_ctx *ctx, sp_node *node) {
   sp_tensor *w = node->in[0], *idx = node->in[1];
   float *dw = sp_grad_of(ctx, w);
   if (!dw) return;
-  SP_K(ctx)->embedding_backward(dw, node->out->grad->data, idx->data, idx->numel, w->shape[1],
-                                node->i[0], w->shape[0]);
+  int64_t need = SP_K(ctx)->embedding_backward_work_floats(idx->numel, w->shape[0]);
+  float *work = need > 0 ? sp_work(ctx, need, "sp_embedding backward") : NULL;
+  if (need > 0 && !work) {
+    sp_backward_fail(ctx, SP_ENOMEM);
+    return;
+  }
+  SP_K(ctx)->embedding_backward(dw, work, node->out->grad->data, idx->data, idx->numel,
+                                w->shape[1], node->i[0], w->shape[0]);
 }
 
 int sp_embedding(sp_ctx *ctx, sp_tensor **out, sp_tensor *weight, sp_tensor *idx, int padding_idx) {
