@@ -220,16 +220,17 @@ static pthread_once_t plugin_once = PTHREAD_ONCE_INIT;
 static const sp_cuda_plugin *plugin;
 static char plugin_why[1400];
 
-/* libsprint_cuda.so beside this libsprint (SPRINT_CUDA_PLUGIN overrides the path). */
+/* libsprint_cuda.so beside this libsprint. SPRINT_CUDA_PLUGIN overrides the path, in any
+ * build: the tests load tests/fake_gpu's stand-in that way on machines without a GPU. */
 static void plugin_open(void) {
-#ifndef SPRINT_HAVE_CUDA
-  snprintf(plugin_why, sizeof plugin_why, "%s", NO_CUDA);
-#else
   char path[1024];
   const char *env = getenv("SPRINT_CUDA_PLUGIN");
   Dl_info info;
   if (env && *env) {
     snprintf(path, sizeof path, "%s", env);
+  } else if (!sp_cuda_built()) {
+    snprintf(plugin_why, sizeof plugin_why, "%s", NO_CUDA);
+    return;
   } else if (dladdr((void *)&sp_dev_init, &info) && info.dli_fname) {
     char own[1024];
     snprintf(own, sizeof own, "%s", info.dli_fname);
@@ -249,7 +250,6 @@ static void plugin_open(void) {
     return;
   }
   plugin = pl;
-#endif
 }
 
 static const sp_cuda_plugin *plugin_load(void) {

@@ -16,7 +16,7 @@ Test(cuda, reports_what_it_has) {
   int have = 0, total = 0;
   const char *missing = NULL;
   sp_device_kernels(SP_CUDA, &have, &total, &missing);
-  if (sp_cuda_built())
+  if (sp_cuda_built() || getenv("SPRINT_CUDA_PLUGIN")) /* the plugin, or tests/fake_gpu's */
     cr_expect_eq(have, total, "the CUDA table lacks %s", missing ? missing : "?");
   else
     cr_expect_eq(have, 0);
@@ -40,14 +40,22 @@ Test(cuda, no_gpu_is_an_error_not_an_abort) {
   sp_ctx_free(ctx);
 }
 
-Test(cuda, cpu_tensors_on_a_gpu_context_are_refused) {
+Test(cuda, host_inputs_are_uploaded_host_parameters_refused) {
   SKIP_WITHOUT_GPU();
   sp_ctx *ctx;
   sp_ctx_new(&ctx, 1);
   cr_assert_eq(sp_ctx_set_device(ctx, SP_CUDA), SP_OK, "%s", sp_last_error());
-  sp_tensor *a = t_randn(1, 2, SHAPE(2, 3), 1.0f), *out;
+  sp_tensor *a = t_randn(1, 2, SHAPE(2, 3), 1.0f), *out, *back;
+  /* a host batch: uploaded by the op */
+  cr_assert_eq(sp_relu(ctx, &out, a), SP_OK, "%s", sp_last_error());
+  cr_expect_eq(sp_tensor_device(out), SP_CUDA);
+  cr_assert_eq(sp_tensor_new(&back, SP_F32, 2, SHAPE(2, 3)), SP_OK);
+  cr_assert_eq(sp_tensor_copy(back, out), SP_OK, "%s", sp_last_error());
+  for (int i = 0; i < 6; i++) cr_expect_eq(sp_tensor_f32(back)[i], fmaxf(sp_tensor_f32(a)[i], 0.0f));
+  /* a host parameter: its gradient could never reach it */
+  t_require_grad(&a, 1);
   expect_error(sp_relu(ctx, &out, a), SP_EDEVICE, "is on cpu but the context computes on cuda");
-  sp_tensor_free(a);
+  sp_tensor_free(a), sp_tensor_free(back);
   sp_ctx_free(ctx);
 }
 
