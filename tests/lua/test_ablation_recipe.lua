@@ -27,7 +27,7 @@ function tests.ablation_rows_are_settings_of_the_same_code_and_reuse_the_main_ru
   h.eq(rc, 0, err)
   local _, reused = out:gsub("read back from [^\n]*/sprint%-rho=2/seed%-%d/test%.json", "")
   h.eq(reused, 2, "the full SPRINT rows of recipes/sprint.lua are reused: " .. out)
-  local base = dir .. "/runs/planted-sasrec"
+  local base = dir .. "/runs/planted-1500-sasrec"
   local main = report.read(base .. "/results-rho=2.json")
   local abl = report.read(base .. "/ablation-rho=2.json")
   local names = {}

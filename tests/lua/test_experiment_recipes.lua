@@ -24,7 +24,7 @@ function tests.selection_and_ratio_recipes_run_every_row_on_its_own_stage1()
   local dir = tmpdir()
   local rc, out, err = run(dir, "recipes/selection.lua")
   h.eq(rc, 0, err)
-  local base = dir .. "/runs/planted-sasrec"
+  local base = dir .. "/runs/planted-1500-sasrec"
   h.eq(names_of(report.read(base .. "/selection.json")), "Backbone/2 | SPRINT, uncertainty (RRF)/2 | SPRINT, random/2 | "
     .. "SPRINT, H_sess only/2 | SPRINT, H_pred only/2")
   for _, s in ipairs({ "random", "h_sess", "h_pred" }) do

@@ -29,7 +29,7 @@ function tests.a_parallel_grid_gives_the_ranks_of_one_process_and_resumes_after_
   local one, two, killed = tmpdir(), tmpdir(), tmpdir()
   local rc, _, err = sweep(one)
   h.eq(rc, 0, err)
-  local base = "/runs/planted-sasrec"
+  local base = "/runs/planted-1500-sasrec"
   local want = report.read(one .. base .. "/sweep.json")
   h.eq(#want.methods, 1 + 4 + 2, "the backbone, four loss-weight points and two K points")
   local out
@@ -105,7 +105,7 @@ function tests.the_efficiency_recipe_splits_training_time_and_ranks_twenty_candi
   local dir = tmpdir()
   local rc, out, err = R.run(dir, "recipes/efficiency.lua", R.smoke(" --set epochs=3 --set repeats=1"))
   h.eq(rc, 0, err)
-  local run = dir .. "/runs/planted-sasrec"
+  local run = dir .. "/runs/planted-1500-sasrec"
   local costs = require("cjson").decode(S.read(run .. "/efficiency-costs.json"))
   h.eq(#costs, 3)
   h.eq(costs[1].method, "Backbone")

@@ -177,7 +177,7 @@ function tests.the_sprint_le_recipe_runs_and_without_an_endpoint_stops_cleanly()
     local env = R.CLEAN .. "SPRINT_EMBED_BASE_URL=" .. srv.base_url .. " SPRINT_EMBED_MODEL=test-embed "
     local rc, out, e = R.run(dir, "recipes/sprint_le.lua", R.smoke(" --set epochs=2"), env)
     h.eq(rc, 0, e)
-    local res = require("sprint.report").read(dir .. "/runs/planted-sasrec/sprint_le.json")
+    local res = require("sprint.report").read(dir .. "/runs/planted-1500-sasrec/sprint_le.json")
     local names = {}
     for i, m in ipairs(res.methods) do names[i] = m.name .. "/" .. #m.runs end
     h.eq(table.concat(names, " | "), "Backbone/2 | Backbone+LE/2 | SPRINT/2 | SPRINT+LE/2")

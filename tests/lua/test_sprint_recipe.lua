@@ -23,7 +23,7 @@ function tests.the_table2_recipe_runs_end_to_end_and_inference_needs_no_llm()
   local rc, out, err = sprint_run(dir)
   h.eq(rc, 0, err)
   h.truthy(out:find("offline stand-in", 1, true), "Stage 1 says its answers came from the stand-in")
-  local run = dir .. "/runs/planted-sasrec"
+  local run = dir .. "/runs/planted-1500-sasrec"
   -- rho=2 (labels refreshed within the smoke run's 4 epochs) is a Stage 2 setting given
   -- explicitly: the run is the variant "rho=2"
   local md, csv = slurp(run .. "/results-rho=2.md"), slurp(run .. "/results-rho=2.csv")

@@ -109,10 +109,12 @@ function M.write_config(cfg, path)
   files.write_atomic(path, require("sprint").config.dump(cfg) .. "\n")
 end
 
--- The run directory of a dataset, backbone and protocol: the backbone rows, Stage 1 and every
--- SPRINT variant of it live there, whichever recipe made them.
+-- The run directory of a dataset (the planted generator's size in its name when set), backbone
+-- and protocol: the backbone rows, Stage 1 and every SPRINT variant of it live there, whichever
+-- recipe made them.
 function M.run_dir(cfg, proto)
-  return string.format("%s/%s-%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
+  return string.format("%s/%s%s-%s%s", cfg.run_dir, cfg.dataset,
+    (cfg.planted_sessions or 0) > 0 and ("-" .. cfg.planted_sessions) or "", cfg.backbone,
     proto.name ~= "default" and ("-" .. proto.name) or "")
 end
 
