@@ -135,6 +135,12 @@ int sp_cuda_adam_update(float *w, const float *g, float *m, float *v, int64_t n,
                         float step_size, float bc2_sqrt);
 int sp_cuda_nonzero_mask(int32_t *mask, const int32_t *seq, int64_t n);
 
+/* dist.cu: NCCL (loaded on first use), one communicator per process */
+int sp_cuda_dist_unique_id(char *hex, int n);
+int sp_cuda_dist_init(int rank, int world, const char *hex);
+int sp_cuda_dist_allreduce_mean(float *buf, int64_t n);
+void sp_cuda_dist_free(void);
+
 /* cosine.cu, ortho.cu, enrich.cu, topk.cu */
 int sp_cuda_cosine_forward(float *out, float *norm_a, float *norm_b, const float *a,
                            const float *b, int n, int m, int d, float eps);

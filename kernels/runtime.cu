@@ -320,5 +320,9 @@ const sp_cuda_plugin sp_cuda_plugin_v1 = {
     sp_cuda_adam_update,
     sp_cuda_nonzero_mask,
     sp_cuda_rank_full,
+    sp_cuda_dist_unique_id,
+    sp_cuda_dist_init,
+    sp_cuda_dist_allreduce_mean,
+    sp_cuda_dist_free,
 };
 }

@@ -309,6 +309,28 @@ int sp_dev_rank_full(float *rank, float *scores, const float *h, const float *it
   return plugin->rank_full(rank, scores, h, items, target, seq, B, n, d, L, ties);
 }
 
+int sp_dev_allreduce_mean(float *buf, int64_t n) {
+  NEED_PLUGIN("all-reduce");
+  return plugin->dist_allreduce_mean(buf, n);
+}
+
+/* ---- data-parallel training over NCCL ---- */
+
+int sp_dist_unique_id(char *hex, int n) {
+  if (!hex) return SP_FAIL(SP_EINVAL, "sp_dist_unique_id: NULL buffer");
+  SP_TRY(sp_dev_init());
+  return plugin->dist_unique_id(hex, n);
+}
+
+int sp_dist_init(int rank, int world, const char *hex) {
+  SP_TRY(sp_dev_init());
+  return plugin->dist_init(rank, world, hex);
+}
+
+void sp_dist_free(void) {
+  if (plugin) plugin->dist_free();
+}
+
 /* ---- the public CUDA calls ---- */
 
 int sp_cuda_init(void) { return sp_dev_init(); }

@@ -42,12 +42,14 @@ int sp_dev_adam_update(float *w, const float *g, float *m, float *v, int64_t n, 
                        float step_size, float bc2_sqrt);
 /* mask (n) = seq (n) != 0, int32 (the backbones' key mask) */
 int sp_dev_nonzero_mask(int32_t *mask, const int32_t *seq, int64_t n);
+/* buf (n, device) = its mean over the data-parallel ranks (sp_dist_init), queued */
+int sp_dev_allreduce_mean(float *buf, int64_t n);
 /* Full ranking on the device (kernels/topk.cu: sp_cuda_rank_full); all pointers device memory. */
 int sp_dev_rank_full(float *rank, float *scores, const float *h, const float *items,
                      const int32_t *target, const int32_t *seq, int B, int n, int d, int L, int ties);
 
 /* What the plugin exports (one symbol, sp_cuda_plugin_v1); abi guards against a stale file. */
-#define SP_CUDA_PLUGIN_ABI 2
+#define SP_CUDA_PLUGIN_ABI 3
 typedef struct {
   int abi;
   const sp_kernels *kernels;
@@ -69,6 +71,11 @@ typedef struct {
   int (*nonzero_mask)(int32_t *mask, const int32_t *seq, int64_t n);
   int (*rank_full)(float *rank, float *scores, const float *h, const float *items,
                    const int32_t *target, const int32_t *seq, int B, int n, int d, int L, int ties);
+  /* data-parallel over NCCL (kernels/dist.cu) */
+  int (*dist_unique_id)(char *hex, int n);
+  int (*dist_init)(int rank, int world, const char *hex);
+  int (*dist_allreduce_mean)(float *buf, int64_t n);
+  void (*dist_free)(void);
 } sp_cuda_plugin;
 
 #ifdef __cplusplus

@@ -111,6 +111,13 @@ int sp_device_kernels(sp_device device, int *have, int *total, const char **firs
 int sp_tensor_new_on(sp_tensor **out, sp_dtype dtype, int ndim, const int *shape, sp_device device);
 /* Moves a heap tensor's data (and its gradient) to device; a no-op when already there. */
 int sp_tensor_to_device(sp_tensor *t, sp_device device);
+/* Data-parallel training over NCCL, one process per GPU (SPRINT_CUDA_DEVICE picks the GPU):
+ * rank 0 makes an id (hex text, n >= 257 bytes) and hands it to the others (a file, the
+ * environment); each calls sp_dist_init with it; after every backward, each averages its
+ * gradients with sp_params_allreduce_grads, then steps its optimiser. */
+int sp_dist_unique_id(char *hex, int n);
+int sp_dist_init(int rank, int world, const char *hex);
+void sp_dist_free(void);
 
 /* ---- the context: arena, tape, rng, modes ----------------------------------------------- */
 typedef struct sp_ctx sp_ctx;
@@ -444,6 +451,8 @@ int sp_params_clip_grad_norm(sp_params *p, float max_norm, float *norm_out);
  * buffer (data-parallel training all-reduces it in one call); create all parameters first. */
 int sp_params_to_device(sp_params *p, sp_device device);
 sp_device sp_params_device(const sp_params *p);
+/* Averages a GPU store's gradients over the ranks of sp_dist_init: one all-reduce, queued. */
+int sp_params_allreduce_grads(sp_params *p);
 /* Binary file with names, shapes and a checksum; written atomically (temp, fsync, rename).
  * load matches by name and shape and fails naming the first mismatch, changing nothing. */
 int sp_params_save(sp_params *p, const char *path);

@@ -119,6 +119,14 @@ int sp_params_to_device(sp_params *p, sp_device device) {
   return SP_OK;
 }
 
+int sp_params_allreduce_grads(sp_params *p) {
+  if (!p) return SP_FAIL(SP_EINVAL, "sp_params_allreduce_grads: NULL store");
+  if (p->device == SP_CPU)
+    return SP_FAIL(SP_EDEVICE, "sp_params_allreduce_grads: the store is on the CPU; data-parallel "
+                               "training runs on GPUs (sp_params_to_device)");
+  return sp_dev_allreduce_mean(p->grad_block, p->grad_floats);
+}
+
 /* The contiguous gradient buffer of a GPU store (NULL on the CPU): for all-reduce. */
 float *sp_params_grad_block(sp_params *p, int64_t *floats) {
   if (floats) *floats = p ? p->grad_floats : 0;

@@ -444,3 +444,27 @@ Test(cuda, full_ranking_matches) {
   sp_ctx_free(cc), sp_ctx_free(gc);
   t_free_all((sp_tensor *[]){h, items, target, seq, hg, ig, rc, rg}, 8);
 }
+
+/* ---- data-parallel: a world of one averages to the gradients themselves ---- */
+
+Test(cuda, allreduce_in_a_world_of_one) {
+  SKIP_WITHOUT_GPU();
+  char id[300];
+  int rc = sp_dist_unique_id(id, sizeof id);
+  if (rc != SP_OK) cr_skip_test("no NCCL: %s", sp_last_error());
+  cr_assert_eq(sp_dist_init(0, 1, id), SP_OK, "%s", sp_last_error());
+  sp_params *p;
+  sp_params_new(&p);
+  sp_tensor *t;
+  sp_params_create(p, &t, "w", 2, SHAPE(5, 7));
+  sp_tensor *g = t_randn(160, 2, SHAPE(5, 7), 1.0f);
+  sp_tensor_copy(sp_tensor_grad(t), g);
+  expect_error(sp_params_allreduce_grads(p), SP_EDEVICE, "on the CPU");
+  cr_assert_eq(sp_params_to_device(p, SP_CUDA), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_params_allreduce_grads(p), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_params_to_device(p, SP_CPU), SP_OK, "%s", sp_last_error());
+  cr_expect_eq(memcmp(sp_tensor_f32(sp_tensor_grad(t)), sp_tensor_f32(g), 35 * 4), 0);
+  sp_dist_free();
+  sp_tensor_free(g);
+  sp_params_free(p);
+}

@@ -148,6 +148,24 @@ static void fake_embedding_forward(float *out, const float *weight, const int32_
   sp_kernels_cpu.embedding_forward(out, weight, idx, n, d, padding_idx, v);
 }
 
+/* one process: a world of 1, where the mean is the buffer itself */
+static int fake_world;
+static int fake_unique_id(char *hex, int n) {
+  if (n < 257) return SP_FAIL(SP_EINVAL, "sp_dist_unique_id: the buffer needs 257 bytes");
+  memset(hex, '0', 256);
+  hex[256] = '\0';
+  return SP_OK;
+}
+static int fake_dist_init(int rank, int world, const char *hex) {
+  if (world != 1 || rank != 0) return SP_FAIL(SP_EINVAL, "fake GPU: a world of 1 only");
+  fake_world = 1;
+  return SP_OK;
+}
+static int fake_allreduce(float *buf, int64_t n) {
+  return fake_world ? SP_OK : SP_FAIL(SP_ESTATE, "all-reduce: no communicator (sp_dist_init)");
+}
+static void fake_dist_free(void) { fake_world = 0; }
+
 static sp_kernels fake_kernels;
 
 __attribute__((constructor)) static void fake_setup(void) {
@@ -161,5 +179,6 @@ __attribute__((visibility("default"))) const sp_cuda_plugin sp_cuda_plugin_v1 = 
     SP_CUDA_PLUGIN_ABI, &fake_kernels, fake_init,  fake_info,       fake_alloc,
     fake_release,       fake_copy,     fake_zero,  fake_sync,       fake_pending,
     fake_memory_stats,  fake_release_cache, fake_clip_work, fake_clip, fake_adam,
-    fake_nonzero,       fake_rank_full,
+    fake_nonzero,       fake_rank_full,     fake_unique_id, fake_dist_init, fake_allreduce,
+    fake_dist_free,
 };
