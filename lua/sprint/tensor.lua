@@ -141,6 +141,7 @@ end
 -- copy refreshed on every call (it waits for the GPU); the pointer is re-read each time, since a
 -- parameter store may move its tensors between devices.
 local host_copy_of
+local scalar_host = {} -- tensor:item()'s host scalars for GPU tensors, by dtype
 local function read_ptr(t, p, what)
   if not t._shape then meta(t, p) end
   if C.sp_tensor_device(p) ~= 0 then return host_copy_of(t, p, what) end
@@ -336,6 +337,18 @@ function Tensor:item()
   local p = self_ptr(self, "item")
   if not self._shape then meta(self, p) end
   if self._numel ~= 1 then error("tensor:item: tensor has " .. self._numel .. " elements, not 1", 2) end
+  if C.sp_tensor_device(p) ~= 0 then -- a GPU loss each step: one shared host scalar, no allocation
+    local key = self._i32 and "i32" or "f32"
+    local h = scalar_host[key]
+    if not h then
+      shape_buf[0] = 1
+      if C.sp_tensor_new(out_buf, C.sp_tensor_dtype(p), 1, shape_buf) ~= 0 then lib.fail("tensor:item", 2) end
+      h = wrap_heap(out_buf[0])
+      scalar_host[key] = h
+    end
+    if C.sp_tensor_copy(h._p, p) ~= 0 then lib.fail("tensor:item (reading from the GPU)", 2) end
+    return self._i32 and C.sp_tensor_i32(h._p)[0] or C.sp_tensor_f32(h._p)[0]
+  end
   return read_ptr(self, p, "item")[0]
 end
 
