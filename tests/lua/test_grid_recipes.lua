@@ -47,7 +47,7 @@ function tests.a_parallel_grid_gives_the_ranks_of_one_process_and_resumes_after_
   local pid = tonumber(p:read("*l"))
   p:close()
   local seen = false
-  for _ = 1, 600 do
+  for _ = 1, 3000 do -- up to 5 minutes: Stage 1 and the first cells on a loaded machine
     local text = S.read(log) or ""
     if text:find("grid: [2-9]/") then seen = true break end
     S.sleep_ms(100)
