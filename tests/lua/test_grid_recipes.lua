@@ -35,7 +35,7 @@ function tests.a_parallel_grid_gives_the_ranks_of_one_process_and_resumes_after_
   local out
   rc, out, err = sweep(two, " --set jobs=2")
   h.eq(rc, 0, err)
-  h.truthy(out:find("grid: 14 of 14 cells to train, 2 at a time, 1 thread(s) each", 1, true), out)
+  h.truthy(out:find("grid: 14 of 14 cells to train, 2 at a time", 1, true), out)
   h.truthy(out:find("grid: 14/14 done, 0 running, 0 failed", 1, true), out)
   h.eq(all_ranks(report.read(two .. base .. "/sweep.json")), all_ranks(want), "jobs=2 ranks exactly as one process does")
 
