@@ -307,9 +307,13 @@ local function pc(blocks, failed, stats)
     if c.label and not failed[c.label] then
       local s = 0
       for _, intent in ipairs(chosen) do s = s + 2 * intent_match(intent, c, idf) end
-      local nt = 0
-      for t in pairs(c.terms) do
-        nt = nt + 1
+      -- summed in term order: pairs' order differs between processes (LuaJIT seeds its string
+      -- hashes), and a different order of float additions can flip a near tie between candidates
+      local terms = {}
+      for t in pairs(c.terms) do terms[#terms + 1] = t end
+      table.sort(terms)
+      local nt = #terms
+      for _, t in ipairs(terms) do
         if weight[t] then s = s + idf(t) * weight[t] end
       end
       cscore[c] = s / math.sqrt(math.max(nt, 1))
