@@ -146,8 +146,7 @@ end
 -- The results files (sprint-results-v1 JSON) of a run directory, by name, sorted.
 local function results_in(dir)
   local out = {}
-  local p = io.popen("ls -1 " .. files.quote(dir) .. " 2>/dev/null")
-  for f in p:lines() do
+  for _, f in ipairs(files.list(dir)) do
     local name = f:match("^(.+)%.json$")
     if name and not name:match("%-stage1$") and not name:match("%-figure$") and not name:match("%-failed$")
         and not name:match("^timing") then
@@ -155,8 +154,6 @@ local function results_in(dir)
       if text and text:find('"sprint-results-v1"', 1, true) then out[#out + 1] = name end
     end
   end
-  p:close()
-  table.sort(out)
   return out
 end
 
@@ -203,12 +200,9 @@ end
 -- The SVG files of a run directory that belong to table `name`.
 local function svgs_of(dir, name)
   local out = {}
-  local p = io.popen("ls -1 " .. files.quote(dir) .. " 2>/dev/null")
-  for f in p:lines() do
+  for _, f in ipairs(files.list(dir)) do
     if f == name .. ".svg" or (f:sub(1, #name + 1) == name .. "-" and f:match("%.svg$")) then out[#out + 1] = f end
   end
-  p:close()
-  table.sort(out)
   return out
 end
 

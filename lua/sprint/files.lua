@@ -28,6 +28,16 @@ function M.write_atomic(path, text)
   if C.sp_file_write_atomic(path, text, #text) ~= 0 then lib.fail("writing " .. path, 2) end
 end
 
+-- The names in a folder, sorted (empty when it does not exist).
+function M.list(dir)
+  local out = {}
+  local p = io.popen("ls -1 " .. M.quote(dir) .. " 2>/dev/null")
+  for f in p:lines() do out[#out + 1] = f end
+  p:close()
+  table.sort(out)
+  return out
+end
+
 function M.mkdir(path)
   if os.execute("mkdir -p " .. M.quote(path)) ~= 0 then error("cannot make the folder " .. path, 2) end
 end
