@@ -34,6 +34,7 @@ void sp_ctx_free(sp_ctx *ctx) {
   sp_arena_destroy(&ctx->arena);
   sp_arena_destroy(&ctx->dev_arena);
   free(ctx->tape);
+  sp_profile_free(ctx);
   free(ctx);
 }
 
@@ -43,6 +44,7 @@ int sp_ctx_reset(sp_ctx *ctx) {
   sp_arena_reset(&ctx->dev_arena);
   ctx->tape_len = 0;
   ctx->generation++;
+  if (ctx->profiling) sp_profile_mark(ctx);
   /* a GPU step's launch errors surface here at the latest (no wait: launches are checked) */
   return ctx->device == SP_CPU ? SP_OK : sp_dev_pending("sp_ctx_reset");
 }
@@ -100,6 +102,7 @@ sp_node *sp_tape_record(sp_ctx *ctx, const char *name, sp_backward_fn fn, sp_ten
   node->out = out;
   for (int i = 0; i < n_in; i++) node->in[i] = in[i];
   out->requires_grad = 1;
+  if (ctx->profiling) sp_profile_record(ctx, node);
   return node;
 }
 
@@ -165,8 +168,12 @@ int sp_backward(sp_ctx *ctx, sp_tensor *loss) {
   for (int64_t i = last; i >= 0; i--) {
     sp_node *node = &ctx->tape[i];
     if (!node->out->grad) continue; /* does not reach the loss */
-    node->backward(ctx, node);
+    if (ctx->profiling)
+      sp_profile_backward(ctx, node);
+    else
+      node->backward(ctx, node);
     if (ctx->backward_status != SP_OK) return ctx->backward_status; /* message already set */
   }
+  if (ctx->profiling) sp_profile_mark(ctx);
   return ctx->device == SP_CPU ? SP_OK : sp_dev_pending("sp_backward");
 }

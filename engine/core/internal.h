@@ -101,7 +101,15 @@ struct sp_ctx {
   int training;
   int backward_status; /* first failure inside a backward function, reported by sp_backward */
   sp_rng rng;
+  int profiling;              /* sp_ctx_profile on: records and backward are timed */
+  struct sp_profile *profile; /* engine/autograd/profile.c; NULL until first turned on */
 };
+
+/* The profiler's hooks (engine/autograd/profile.c), called only while ctx->profiling. */
+void sp_profile_record(sp_ctx *ctx, const sp_node *node);  /* a node was just recorded */
+void sp_profile_mark(sp_ctx *ctx);                         /* a step boundary: reset, backward end */
+void sp_profile_backward(sp_ctx *ctx, sp_node *node);      /* runs node's backward, timed */
+void sp_profile_free(sp_ctx *ctx);
 
 /* A new arena tensor (zeroed data). */
 int sp_arena_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);

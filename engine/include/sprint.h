@@ -138,6 +138,23 @@ void sp_ctx_set_training(sp_ctx *ctx, int training);  /* dropout is active only 
 int sp_ctx_training(const sp_ctx *ctx);
 sp_rng *sp_ctx_rng(sp_ctx *ctx);
 void sp_ctx_get_stats(const sp_ctx *ctx, sp_ctx_stats *out);
+/* Per-op profile of a context's steps (tools/bench profile). While on, each recorded op is
+ * charged the wall time since the previous record (or reset, or backward's end): its kernel
+ * plus the caller's glue before it; backward times each node's backward function. Flops are
+ * counted for the GEMM-like ops (linear, matmul, attention, GRU), bytes (inputs + output,
+ * forward) for all. Rows are per op name, in order of first appearance. */
+typedef struct {
+  const char *op;      /* the op's name, e.g. "sp_linear" (static storage) */
+  int64_t calls;       /* forward records */
+  int64_t backwards;   /* backward calls */
+  double forward_s, backward_s;
+  double flops;        /* forward floating-point operations; backward counts twice this */
+  double bytes;        /* forward memory traffic: inputs and output */
+} sp_profile_row;
+/* on != 0: clear the rows and start; 0: stop (the rows stay readable). */
+int sp_ctx_profile(sp_ctx *ctx, int on);
+/* Copies up to cap rows; returns how many there are. */
+int sp_ctx_profile_rows(const sp_ctx *ctx, sp_profile_row *rows, int cap);
 /* A scratch tensor in the arena (zero-filled), e.g. a batch built from Lua; always in host
  * memory, also on a GPU context (whose ops upload such inputs themselves). */
 int sp_ctx_tensor(sp_ctx *ctx, sp_tensor **out, sp_dtype dtype, int ndim, const int *shape);

@@ -91,6 +91,30 @@ function Ctx:stats()
   }
 end
 
+-- ctx:profile(true) clears the per-op profile and starts it, ctx:profile(false) stops it;
+-- ctx:profile_rows() -> { {op, calls, backwards, forward_s, backward_s, flops, bytes}, ... }
+-- in order of first appearance (see sp_ctx_profile in sprint.h for what each op is charged).
+function Ctx:profile(on)
+  local p = cp(self, "ctx:profile")
+  if C.sp_ctx_profile(p, flag(on, "on", "ctx:profile")) ~= 0 then fail("ctx:profile", 2) end
+  return self
+end
+
+function Ctx:profile_rows()
+  local p = cp(self, "ctx:profile_rows")
+  local buf = ffi.new("sp_profile_row[64]")
+  local n = C.sp_ctx_profile_rows(p, buf, 64)
+  local rows = {}
+  for i = 0, math.min(n, 64) - 1 do
+    local r = buf[i]
+    rows[#rows + 1] = {
+      op = ffi.string(r.op), calls = tonumber(r.calls), backwards = tonumber(r.backwards),
+      forward_s = r.forward_s, backward_s = r.backward_s, flops = r.flops, bytes = r.bytes,
+    }
+  end
+  return rows
+end
+
 -- ctx:train(true|false) sets training mode (dropout on/off); ctx:train() reads it.
 function Ctx:train(on)
   local p = cp(self, "ctx:train")
