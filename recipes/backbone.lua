@@ -23,6 +23,9 @@ local cfg = sprint.config {
   tie_order = "input",         -- order of same-time events (Beauty's reviews have day resolution)
   prefix_augment = true,       -- every prefix of a training session is an example (else one per session)
   filter_unseen_eval = true,   -- items unseen in training removed from valid/test sessions
+  -- SASRec, GRU4Rec: one causal pass per session scoring every position, instead of one
+  -- example per prefix (fewer tokens per epoch; positions count from the right, so not the same)
+  one_pass = false,
 }
 local proto = sprint.protocol.apply(cfg)
 sprint.set_num_threads(cfg.threads)
@@ -41,12 +44,12 @@ if cfg.device == "cuda" then print("device: " .. sprint.cuda_info()) end
 local name = cfg.backbone
 -- one directory per protocol and per explicit deviation from it (runs resume from their directory)
 local preset = sprint.protocol.presets[proto.name].settings
-local dir = string.format("%s/%s-%s%s%s%s%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
+local dir = string.format("%s/%s-%s%s%s%s%s%s%s", cfg.run_dir, cfg.dataset, cfg.backbone,
   proto.name ~= "default" and ("-" .. proto.name) or "",
   cfg.tie_order ~= preset.tie_order and ("-ties-" .. cfg.tie_order) or "",
   cfg.prefix_augment ~= preset.prefix_augment and ("-prefix-" .. tostring(cfg.prefix_augment)) or "",
   cfg.filter_unseen_eval ~= preset.filter_unseen_eval and ("-unseen-filtered-" .. tostring(cfg.filter_unseen_eval)) or "",
-  (cfg.backbone == "bert4rec" and not cfg.output_head) and "-nohead" or "")
+  (cfg.backbone == "bert4rec" and not cfg.output_head) and "-nohead" or "", cfg.one_pass and "-one-pass" or "")
 -- the resolved settings, each with its origin (default, config file or --set), beside the results
 os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
 local f = assert(io.open(dir .. "/config.lua", "w"))
@@ -64,6 +67,7 @@ for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
     kind = cfg.backbone, n_items = ds:n_items(), max_len = cfg.max_len, dim = cfg.dim, layers = cfg.layers,
     heads = cfg.heads, dropout = cfg.dropout, mask_prob = cfg.mask_prob, mask_last_prob = cfg.mask_last_prob,
     output_head = cfg.backbone == "bert4rec" and cfg.output_head or nil, loss = cfg.loss ~= "" and cfg.loss or nil,
+    one_pass = cfg.one_pass,
   })
   print(string.format("-- seed %d: %d parameters, loss %s", s, P:numel(), model.kind == "bert4rec" and "cloze" or model.loss_kind))
   local result = sprint.train.fit(model, ds, {
@@ -72,7 +76,8 @@ for s = cfg.seed, cfg.seed + cfg.seeds - 1 do
     n_uniform_neg = cfg.n_neg, prefix_augment = cfg.prefix_augment, resume = cfg.resume,
     run_dir = string.format("%s/seed-%d", dir, s),
     -- a rerun under other settings is refused rather than resumed from this directory
-    identity = sprint.intents.stage2.identity(cfg, s, sprint.intents.stage2.BACKBONE_KEYS),
+    identity = sprint.intents.stage2.identity(cfg, s, sprint.intents.stage2.BACKBONE_KEYS,
+      cfg.one_pass and { "one_pass = true" } or nil),
   })
   local test = sprint.eval.rank(function(ctx, batch) return model:encode_last(ctx, batch.seq, batch.last) end, ds, {
     split = "test", max_len = cfg.max_len, ties = cfg.ties, mask_session_items = cfg.mask_session_items,

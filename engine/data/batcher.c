@@ -21,6 +21,8 @@ struct sp_batcher {
   int64_t *count;      /* (hist_len + 2) length histogram */
   int32_t hist_len;    /* the longest input: min(max_len, longest session - 1) */
   int64_t cursor, epoch;
+  int64_t batch_start; /* order index of the last batch's first row (sp_batcher_positions) */
+  int last_rows;       /* its real rows */
   int32_t **hard;      /* (n_sessions) lists [n, i1, ...] or NULL */
   int64_t n_sessions;  /* kept here: the dataset may be freed before the batcher */
 };
@@ -238,6 +240,7 @@ int sp_batcher_next(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *t
   if (ng) memset(ng, 0, sizeof *ng * (size_t)B * (size_t)K);
   if (ss) memset(ss, 0, sizeof *ss * (size_t)B);
   int r = 0;
+  b->batch_start = b->cursor;
   for (; r < B && b->cursor < b->n_examples; r++, b->cursor++) {
     int64_t e = b->order[b->cursor];
     int32_t s = b->ex_session[e], t = b->ex_target[e];
@@ -263,6 +266,42 @@ int sp_batcher_next(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *t
     }
   }
   *rows = r;
+  b->last_rows = r;
+  return SP_OK;
+}
+
+int sp_batcher_positions(sp_batcher *b, sp_tensor *next, sp_tensor *neg) {
+  if (!b || !next) return SP_FAIL(SP_EINVAL, "sp_batcher_positions: NULL batcher or next");
+  const int B = b->cfg.batch_size, L = b->cfg.max_len, K = b->cfg.n_uniform_neg + b->cfg.n_hard_neg;
+  SP_TRY(check_out("next", next, 2, B, L));
+  if (neg && K == 0)
+    return SP_FAIL(SP_EINVAL, "sp_batcher_positions: neg given but the config draws no negatives");
+  SP_TRY(check_out("neg", neg, 2, B, L * K));
+  int32_t *nx = next->data, *ng = neg ? neg->data : NULL;
+  memset(nx, 0, sizeof *nx * (size_t)B * (size_t)L);
+  if (ng) memset(ng, 0, sizeof *ng * (size_t)B * (size_t)L * (size_t)K);
+  for (int r = 0; r < b->last_rows; r++) {
+    const int64_t e = b->order[b->batch_start + r];
+    const int32_t s = b->ex_session[e], t = b->ex_target[e];
+    const int32_t *items = b->d->items + b->d->offset[s];
+    const int32_t len = (int32_t)(b->d->offset[s + 1] - b->d->offset[s]);
+    const int32_t n_in = t < L ? t : L, from = t - n_in, at = b->cfg.pad_left ? L - n_in : 0;
+    for (int32_t j = 0; j < n_in; j++) { /* column at + j holds items[from + j]; next is the one after */
+      const int64_t cell = (int64_t)r * L + at + j;
+      nx[cell] = items[from + j + 1];
+      if (!ng) continue;
+      /* keys apart from sp_batcher_next's (e * 131 + k < 2^40 there): bit 40 set, then
+       * (example, position, k) */
+      const uint64_t key = (1ull << 40) + ((uint64_t)e * (uint64_t)L + (uint64_t)(from + j)) * 131;
+      int32_t *nr = ng + cell * K;
+      const int32_t *hard = b->hard[s];
+      for (int k = 0; k < b->cfg.n_hard_neg; k++)
+        nr[k] = hard ? hard[1 + draw_below(b->cfg.seed, neg_counter(b->epoch), key + (uint64_t)k, (uint32_t)hard[0])]
+                     : uniform_negative(b, items, len, key + 64 + (uint64_t)k);
+      for (int k = 0; k < b->cfg.n_uniform_neg; k++)
+        nr[b->cfg.n_hard_neg + k] = uniform_negative(b, items, len, key + (uint64_t)k);
+    }
+  }
   return SP_OK;
 }
 

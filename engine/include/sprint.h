@@ -376,6 +376,11 @@ int sp_batcher_start_epoch(sp_batcher *b, int64_t epoch); /* order for this epoc
  * end of the epoch); rows past it are zero. */
 int sp_batcher_next(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *target, sp_tensor *neg,
                     sp_tensor *session, int *rows);
+/* For the batch sp_batcher_next just filled, every input position's own example (one causal
+ * pass scores them all): next (B, max_len) the item that follows each real item of seq (0 on
+ * padding), neg (B, max_len * K) K = n_uniform_neg + n_hard_neg negatives per position (drawn
+ * like sp_batcher_next's, keyed by example and position; zeros on padding), or NULL. */
+int sp_batcher_positions(sp_batcher *b, sp_tensor *next, sp_tensor *neg);
 /* The hard negatives of one session (e.g. items an LLM wrongly predicted); copied. */
 int sp_batcher_set_hard_negatives(sp_batcher *b, int64_t session, const int32_t *items, int n);
 

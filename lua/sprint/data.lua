@@ -335,6 +335,21 @@ function Batcher:epoch(e)
   end
 end
 
+-- For the batch just yielded: every input position's next item and negatives, for training
+-- with one causal pass per session. Returns next (B, max_len) (0 on padding) and negatives
+-- (B, max_len * K) or nil when the batches draw none; tensors reused from batch to batch.
+function Batcher:positions()
+  local cfg = self.config
+  local B, L, K = cfg.batch_size, cfg.max_len, cfg.n_uniform_neg + cfg.n_hard_neg
+  local tensor = require "sprint.tensor"
+  self.next = self.next or tensor.new({ B, L }, "i32")
+  if K > 0 then self.neg_pos = self.neg_pos or tensor.new({ B, L * K }, "i32") end
+  if C.sp_batcher_positions(self._p, self.next._p, self.neg_pos and self.neg_pos._p or nil) ~= 0 then
+    lib.fail("batcher:positions", 2)
+  end
+  return self.next, self.neg_pos
+end
+
 -- Hard negatives of session i (1-based), e.g. items an LLM wrongly predicted.
 function Batcher:set_hard_negatives(i, items)
   local arr = ffi.new("int32_t[?]", #items, items)

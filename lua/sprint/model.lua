@@ -19,7 +19,8 @@ local LOSSES = { bce = true, ce = true }
 
 -- sprint.model.backbone(P, opts): opts.kind ("sasrec" | "bert4rec" | "gru4rec"), n_items,
 -- and optionally max_len, dim, layers, heads, ffn_hidden, dropout, loss ("bce": Eq. 16 with
--- sampled negatives, "ce": softmax over all items), name, rng; for BERT4Rec mask_prob (share of
+-- sampled negatives, "ce": softmax over all items), name, rng, one_pass (SASRec, GRU4Rec:
+-- train with one causal pass per session that scores every position); for BERT4Rec mask_prob (share of
 -- a session's items masked, 0.2), mask_last_prob (share of sessions masked at their last item
 -- only, 1/11 as in the original: 10 randomly masked copies and 1 last-only per sequence) and
 -- output_head (true: the original's dense + GELU + LayerNorm and per-item bias before the
@@ -50,7 +51,12 @@ function M.backbone(P, opts)
     -- BERT4Rec's cloze task trains on whole sessions: one batch row per session (its input and
     -- target, which the loss joins again), not one per prefix; train.fit asks the batches for that
     whole_sessions = kind == 1,
+    -- one causal pass per session scores every input position (the original SASRec's
+    -- training) instead of one example per prefix; train.fit then asks for one example per
+    -- session. Not for BERT4Rec, whose cloze task sees both sides.
+    one_pass = opts.one_pass == true,
   }, Backbone)
+  if self.one_pass and kind == 1 then error("sprint.model.backbone: one_pass is for causal models (SASRec, GRU4Rec), not BERT4Rec", 2) end
   self.items = tensor._wrap_view(P, C.sp_backbone_item_table(self._p))
   local bias = C.sp_backbone_output_bias(self._p)
   if bias ~= nil then self.output_bias = tensor._wrap_view(P, bias) end
@@ -255,9 +261,51 @@ local function cloze_loss(self, ctx, b, rows)
   return ce_loss(self, ctx, h, tgt, tgt:shape()[1])
 end
 
+-- One causal pass per session: every real input position predicts the item after it, with
+-- its own negatives (batcher:positions), in one encode of the batch (one example per session,
+-- prefix_augment = false). Positions count from the right, so position t of a session is not
+-- where the prefix example of the same length would put its last item: the two modes differ.
+local function one_pass_loss(self, ctx, b, rows)
+  if b.config and b.config.prefix_augment ~= 0 then
+    error("backbone:loss: one_pass trains on whole sessions: make its batches with prefix_augment = false", 3)
+  end
+  local seq, last = trim(ctx, b.seq, b.last)
+  local _, hseq = self:encode(ctx, seq, last)
+  local B, W, d = hseq:shape()[1], hseq:shape()[2], hseq:shape()[3]
+  local L = b.seq:shape()[2]
+  local first = L - W -- trim dropped the first columns
+  local nxt, negp = b:positions()
+  local K = negp and negp:shape()[2] / L or 0
+  local nd = nxt:data()
+  local n = 0
+  for r = 0, rows - 1 do
+    for c = 0, W - 1 do if nd[r * L + first + c] ~= 0 then n = n + 1 end end
+  end
+  local pos, tgt = ctx:tensor({ n }, "i32"), ctx:tensor({ n }, "i32")
+  local neg = K > 0 and ctx:tensor({ n, K }, "i32") or nil
+  local pd, td = pos:data(), tgt:data()
+  local gd, sd = neg and neg:data(), negp and negp:data()
+  local k = 0
+  for r = 0, rows - 1 do
+    for c = 0, W - 1 do
+      local cell = r * L + first + c
+      if nd[cell] ~= 0 then
+        pd[k], td[k] = r * W + c, nd[cell]
+        if neg then ffi.copy(gd + k * K, sd + cell * K, K * 4) end
+        k = k + 1
+      end
+    end
+  end
+  local h = ctx:embedding(ctx:reshape(hseq, { B * W, d }), pos) -- (n, d): the real positions' states
+  if self.loss_kind == "ce" then return ce_loss(self, ctx, h, tgt, n) end
+  if not neg then error("backbone:loss: the bce loss needs negatives in the batches (n_uniform_neg >= 1)", 3) end
+  return M.bce_loss(self.items, ctx, h, tgt, neg, n)
+end
+
 -- The training loss on a batch from ds:batches{...} (rows: the real rows of the batch).
 function Backbone:loss(ctx, b, rows)
   rows = rows or b.seq:shape()[1]
+  if self.one_pass then return one_pass_loss(self, ctx, b, rows) end
   if self.kind == "bert4rec" then
     if b.config and b.config.prefix_augment ~= 0 then
       error("backbone:loss: BERT4Rec trains on whole sessions: make its batches with prefix_augment = false", 2)

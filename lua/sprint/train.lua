@@ -78,9 +78,9 @@ local function fit(model, ds, user_opts)
   local ctx = sprint.ctx(o.seed)
   -- evaluation's own context: its arena, once grown, is reused at every evaluation
   o.eval_ctx = o.eval_ctx or sprint.ctx(o.seed)
-  -- a model with whole_sessions (BERT4Rec's cloze task) takes one example per session
+  -- a model with whole_sessions (BERT4Rec's cloze task) or one_pass takes one example per session
   local batches = ds:batches { split = "train", batch_size = o.batch_size, max_len = o.max_len,
-    prefix_augment = o.prefix_augment and not model.whole_sessions, n_uniform_neg = o.n_uniform_neg, n_hard_neg = o.n_hard_neg,
+    prefix_augment = o.prefix_augment and not model.whole_sessions and not model.one_pass, n_uniform_neg = o.n_uniform_neg, n_hard_neg = o.n_hard_neg,
     seed = o.seed }
 
   -- Eq. 16's hard negatives: { [session index (1-based)] = { item, ... } }, e.g. the items an
