@@ -1,6 +1,7 @@
 -- bench_train.lua — training speed of the backbones: one epoch (paper settings: d = 64, 2 layers,
 -- 2 heads, max length 50, batch 256, BCE with one sampled negative; BERT4Rec cloze with a full
--- softmax, one example per session), median over epochs, on 1 and 2 threads, with the machine and peak memory.
+-- softmax, one example per session), median over epochs, on 1 and 2 threads, with the machine and peak memory;
+-- SASRec and GRU4Rec also with one_pass (one causal pass per session scores every position).
 --   build/sprint run tools/bench_train.lua [DATASET] [BACKBONE] [EPOCHS]
 local sprint = require "sprint"
 
@@ -18,14 +19,21 @@ for _, name in ipairs(datasets) do
   if not ok then
     print(name .. ": " .. tostring(ds))
   else
+    local variants = {}
     for _, kind in ipairs(kinds) do
+      variants[#variants + 1] = { kind = kind, one_pass = false }
+      if kind ~= "bert4rec" then variants[#variants + 1] = { kind = kind, one_pass = true } end
+    end
+    for _, v in ipairs(variants) do
+      local kind = v.kind
       for _, threads in ipairs({ 1, 2 }) do
         sprint.set_num_threads(threads)
         local P = sprint.nn.params(1)
-        local m = sprint.model.backbone(P, { kind = kind, n_items = ds:n_items() })
+        local m = sprint.model.backbone(P, { kind = kind, n_items = ds:n_items(), one_pass = v.one_pass })
         local opt = sprint.optim.adam(P, { lr = 1e-3, weight_decay = 1e-4 })
         local ctx = sprint.ctx(1)
-        local b = ds:batches { batch_size = 256, max_len = 50, n_hard_neg = 0, prefix_augment = not m.whole_sessions }
+        local b = ds:batches { batch_size = 256, max_len = 50, n_hard_neg = 0,
+                               prefix_augment = not m.whole_sessions and not m.one_pass }
         local times = {}
         for e = 1, epochs do
           local t0 = now()
@@ -46,8 +54,9 @@ for _, name in ipairs(datasets) do
             { split = "test", ctx = ectx })
           te[#te + 1] = now() - t0
         end
-        print(string.format("%-7s %-8s %d thread%s: epoch %.3f s (%d examples)   test full-ranking eval %.1f ms",
-          name, kind, threads, threads > 1 and "s" or " ", median(times), b:n_examples(), median(te) * 1e3))
+        print(string.format("%-7s %-17s %d thread%s: epoch %.3f s (%d examples)   test full-ranking eval %.1f ms",
+          name, kind .. (v.one_pass and " one-pass" or ""), threads, threads > 1 and "s" or " ", median(times),
+          b:n_examples(), median(te) * 1e3))
       end
     end
   end
