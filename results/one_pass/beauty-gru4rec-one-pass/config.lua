@@ -1,0 +1,34 @@
+return {
+  backbone = "gru4rec",  -- --set
+  batch_size = 256,  -- default
+  dataset = "beauty",  -- default
+  device = "cpu",  -- default
+  dim = 64,  -- default
+  dropout = 0.2,  -- default
+  epochs = 200,  -- default
+  eval_every = 1,  -- default
+  filter_unseen_eval = true,  -- protocol=default
+  heads = 2,  -- default
+  l2 = 0.0001,  -- default
+  layers = 2,  -- default
+  loss = "",  -- default
+  lr = 0.001,  -- default
+  mask_last_prob = 0.090909090909091,  -- default
+  mask_prob = 0.2,  -- default
+  mask_session_items = false,  -- default
+  max_len = 50,  -- default
+  metric = "NDCG@10",  -- default
+  n_neg = 1,  -- default
+  one_pass = true,  -- --set
+  output_head = true,  -- default
+  patience = 10,  -- default
+  prefix_augment = true,  -- protocol=default
+  protocol = "default",  -- default
+  resume = true,  -- default
+  run_dir = "/tmp/acc/runs",  -- --set
+  seed = 1,  -- default
+  seeds = 5,  -- default
+  threads = 1,  -- --set
+  tie_order = "input",  -- protocol=default
+  ties = "pessimistic",  -- default
+}
