@@ -18,6 +18,9 @@ M.defaults = {
   clip_norm = 0, seed = 1, eval_every = 1, patience = 10, metric = "NDCG@10", eval_split = "valid",
   eval_batch_size = 256, prefix_augment = true, n_uniform_neg = 1, n_hard_neg = 0, resume = true,
   ks = { 5, 10, 20 }, verbose = true,
+  -- each window of steps runs at the faster of the thread count and one thread (sprint.thread_tuner):
+  -- under a competing load more threads can be slower; results do not depend on it
+  tune_threads = true,
 }
 
 local now = require("sprint.clock").now -- wall-clock seconds
@@ -144,12 +147,15 @@ local function fit(model, ds, user_opts)
     error(msg, 3)
   end
 
+  local tune = require("sprint.thread_tuner").new { enabled = o.tune_threads }
+  local tokens = require("sprint.thread_tuner").tokens
   while state.epoch < o.epochs and not state.stopped do
     local epoch = state.epoch + 1
     local t0 = now()
     local loss_sum, n_batches = 0, 0
     ctx:train(true)
     for rows in batches:epoch(epoch) do
+      tune:before()
       ctx:reset()
       local loss = model:loss(ctx, batches, rows)
       if hooks.extra_loss then
@@ -168,6 +174,7 @@ local function fit(model, ds, user_opts)
         stop_nonfinite("the gradient norm is " .. tostring(opt:last_grad_norm()), epoch, n_batches)
       end
       loss_sum = loss_sum + value
+      tune:after(tokens(batches.seq, rows))
     end
     local bad_name, bad_i, bad_v = first_nonfinite(P)
     if bad_name then
@@ -226,11 +233,18 @@ end
 -- backbone run): the second waits for the first, then resumes or reuses what it left.
 function M.fit(model, ds, user_opts)
   local dir = type(user_opts) == "table" and user_opts.run_dir
-  if not dir then return fit(model, ds, user_opts) end
+  local threads = C.sp_get_num_threads() -- the thread tuner may end on fewer: restored after
+  if not dir then
+    local ok, result = pcall(fit, model, ds, user_opts)
+    C.sp_set_num_threads(threads)
+    if not ok then error(result, 0) end
+    return result
+  end
   require("sprint.files").mkdir(dir)
   local say = user_opts.log or print
   local lock = require("sprint.grid").lock(dir .. "/.lock", say)
   local ok, result = pcall(fit, model, ds, user_opts)
+  C.sp_set_num_threads(threads)
   lock.release()
   if not ok then error(result, 0) end
   return result
