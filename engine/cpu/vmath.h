@@ -1,7 +1,7 @@
 /* vmath.h — float exp written so that loops calling it vectorise (glibc's expf is a call,
  * which keeps a loop scalar without -ffast-math). Cody-Waite reduction by ln 2 and Cephes'
- * degree-6 polynomial: relative error below 2e-7 (tests/c/test_ops.c checks it against expf
- * over [-87, 88]). No branches: the argument is clamped to [-87.3, 88.3], so results below
+ * degree-6 polynomial: relative error below 2e-7 (tests/c/test_kernels_fast.c checks it against
+ * exp over [-87, 88]). No branches: the argument is clamped to [-87.3, 88.3], so results below
  * ~1e-38 come out as ~1e-38, never subnormal, and nothing overflows. */
 #ifndef SPRINT_VMATH_H
 #define SPRINT_VMATH_H
