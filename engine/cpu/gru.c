@@ -9,19 +9,10 @@
 #include "internal.h"
 #include "vmath.h"
 
-/* The gates through sp_vexpf (libm's expf and tanhf are calls, which kept the gate loop
- * scalar and made it most of a GRU4Rec step): sigmoid's relative error ~2e-7; tanh as
- * (e^2x - 1) / (e^2x + 1) with x clamped to [-9, 9], where tanh is +-1 in float already, to an
- * absolute error ~2e-7. */
+/* The gates through sp_vexpf and sp_vtanhf (libm's expf and tanhf are calls, which kept the
+ * gate loop scalar and made it most of a GRU4Rec step). */
 static inline float sigmoidf(float x) {
   return 1.0f / (1.0f + sp_vexpf(-x));
-}
-
-static inline float tanh_gate(float x) {
-  x = x > 9.0f ? 9.0f : x;
-  x = x < -9.0f ? -9.0f : x;
-  const float e = sp_vexpf(2.0f * x);
-  return (e - 1.0f) / (e + 1.0f);
 }
 
 /* One row's gates and new state (see sp_cpu_gru_forward); hp NULL: h_{t-1} = 0. Separate
@@ -32,14 +23,14 @@ static inline void gate_row(float *restrict g, float *restrict ht, const float *
   if (hp) {
     for (int j = 0; j < h; j++) {
       const float r = sigmoidf(gr[j] + hr[j]), z = sigmoidf(gz[j] + hr[h + j]), hn = hr[2 * h + j];
-      const float n = tanh_gate(gn[j] + r * hn);
+      const float n = sp_vtanhf(gn[j] + r * hn);
       gr[j] = r, gz[j] = z, gn[j] = n, gh[j] = hn;
       ht[j] = (1.0f - z) * n + z * hp[j];
     }
   } else {
     for (int j = 0; j < h; j++) {
       const float r = sigmoidf(gr[j] + hr[j]), z = sigmoidf(gz[j] + hr[h + j]), hn = hr[2 * h + j];
-      const float n = tanh_gate(gn[j] + r * hn);
+      const float n = sp_vtanhf(gn[j] + r * hn);
       gr[j] = r, gz[j] = z, gn[j] = n, gh[j] = hn;
       ht[j] = (1.0f - z) * n + z * 0.0f;
     }

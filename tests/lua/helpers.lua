@@ -74,6 +74,14 @@ end
 
 -- A planted dataset generated with settings into a throwaway cache folder (the shared cache
 -- is left alone, and a test's unusual settings leave nothing behind).
+-- Every parameter of a store as one string (names and raw bytes): equal strings, equal bits.
+function M.params_bytes(P)
+  local ffi = require "ffi"
+  local parts = {}
+  for name, t in P:iter() do parts[#parts + 1] = name .. ":" .. ffi.string(t:data(), t:numel() * 4) end
+  return table.concat(parts, "|")
+end
+
 function M.planted(settings)
   local data = require("sprint").data
   local saved = data.cache_dir

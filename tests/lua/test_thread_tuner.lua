@@ -2,7 +2,6 @@
 -- keeps the one with the lower time per unit of work for the rest of the window, measures
 -- again in the next window, gives the threads back; and training with it gives the bits of
 -- training without it (the engine's results do not depend on the thread count).
-local ffi = require "ffi"
 local sprint = require "sprint"
 local tuner = require "sprint.thread_tuner"
 local h = require "helpers"
@@ -48,11 +47,7 @@ function tests.probes_then_keeps_the_faster_count_and_measures_again()
   if not ok then error(err, 0) end
 end
 
-local function params_bytes(P)
-  local parts = {}
-  for name, t in P:iter() do parts[#parts + 1] = name .. ":" .. ffi.string(t:data(), t:numel() * 4) end
-  return table.concat(parts, "|")
-end
+local params_bytes = h.params_bytes
 
 function tests.training_with_the_tuner_gives_the_same_bits()
   local before = sprint.num_threads()

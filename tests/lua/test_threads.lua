@@ -6,7 +6,6 @@
 local sprint = require "sprint"
 local h = require "helpers"
 local data = sprint.data
-local ffi = require "ffi"
 
 local tests = {}
 
@@ -23,11 +22,7 @@ local function planted()
   return ds
 end
 
-local function params_bytes(P)
-  local parts = {}
-  for name, t in P:iter() do parts[#parts + 1] = name .. ":" .. ffi.string(t:data(), t:numel() * 4) end
-  return table.concat(parts, "|")
-end
+local params_bytes = h.params_bytes
 
 -- The first differing parameter and its largest difference, for the failure message.
 local function first_difference(Pa, Pb)

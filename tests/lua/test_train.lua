@@ -34,14 +34,7 @@ for _, kind in ipairs({ "sasrec", "bert4rec", "gru4rec" }) do
   end
 end
 
-local function params_bytes(P)
-  local parts = {}
-  for name, t in P:iter() do
-    local n = t:numel()
-    parts[#parts + 1] = name .. ":" .. require("ffi").string(t:data(), n * 4)
-  end
-  return table.concat(parts, "|")
-end
+local params_bytes = h.params_bytes
 
 function tests.resume_gives_the_numbers_of_an_uninterrupted_run()
   local ds = planted()
