@@ -132,6 +132,17 @@ void sp_backward_fail(sp_ctx *ctx, int status);
 /* True when t needs its gradient (so backward should compute it). */
 static inline int sp_needs_grad(const sp_tensor *t) { return t && t->requires_grad; }
 
+/* Dropout inside the layers and models: x itself where dropout does nothing (evaluation mode,
+ * or p = 0), with no copy and no tape node, so gradients reach x directly; else sp_dropout.
+ * For callers that never write into the result. */
+static inline int sp_dropout_if_active(sp_ctx *ctx, sp_tensor **out, sp_tensor *x, float p) {
+  if (ctx && out && x && (!sp_ctx_training(ctx) || p == 0.0f)) {
+    *out = x;
+    return SP_OK;
+  }
+  return sp_dropout(ctx, out, x, p);
+}
+
 /* ---- argument checks shared by the ops ---- */
 int sp_check_tensor(const char *op, const char *arg, const sp_tensor *t, sp_dtype dtype,
                     const char *file, int line);

@@ -167,7 +167,7 @@ int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq,
   sp_tensor *mask, *x, *pe, *h;
   SP_TRY(key_mask(ctx, &mask, seq));
   if (c->kind == SP_GRU4REC) {
-    SP_TRY(sp_dropout(ctx, &x, e, c->dropout));
+    SP_TRY(sp_dropout_if_active(ctx, &x, e, c->dropout));
     for (int l = 0; l < c->layers; l++) {
       sp_tensor *const *w = m->gru + l * 4;
       SP_TRY(sp_gru(ctx, &h, x, w[0], w[1], w[2], w[3], mask));
@@ -184,12 +184,12 @@ int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq,
       sp_tensor *es;
       SP_TRY(sp_scale(ctx, &es, e, sqrtf((float)c->dim))); /* as in SASRec's code */
       SP_TRY(sp_add(ctx, &h, es, pe));
-      SP_TRY(sp_dropout(ctx, &x, h, c->dropout));
+      SP_TRY(sp_dropout_if_active(ctx, &x, h, c->dropout));
     } else {
       sp_tensor *n;
       SP_TRY(sp_add(ctx, &h, e, pe));
       SP_TRY(sp_layernorm_layer_forward(ctx, &n, &m->ln, h));
-      SP_TRY(sp_dropout(ctx, &x, n, c->dropout));
+      SP_TRY(sp_dropout_if_active(ctx, &x, n, c->dropout));
     }
     for (int l = 0; l < c->layers; l++) {
       SP_TRY(sp_transformer_block_forward(ctx, &h, &m->blocks[l], x, c->kind == SP_SASREC, mask));

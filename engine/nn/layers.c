@@ -111,7 +111,7 @@ int sp_mha_layer_forward(sp_ctx *ctx, sp_tensor **out, const sp_mha_layer *l, sp
   SP_TRY(sp_linear_layer_forward(ctx, &v, &l->v, x));
   SP_TRY(sp_attention(ctx, &a, q, k, v, l->heads, causal, key_mask));
   SP_TRY(sp_linear_layer_forward(ctx, &o, &l->o, a));
-  return sp_dropout(ctx, out, o, l->dropout);
+  return sp_dropout_if_active(ctx, out, o, l->dropout);
 }
 
 /* ---- point-wise feed-forward: down(Dropout(act(up(x)))) ---- */
@@ -135,7 +135,7 @@ int sp_ffn_layer_forward(sp_ctx *ctx, sp_tensor **out, const sp_ffn_layer *l, sp
   sp_tensor *h, *a, *d;
   SP_TRY(sp_linear_layer_forward(ctx, &h, &l->up, x));
   SP_TRY(l->act == SP_ACT_GELU ? sp_gelu(ctx, &a, h) : sp_relu(ctx, &a, h));
-  SP_TRY(sp_dropout(ctx, &d, a, l->dropout));
+  SP_TRY(sp_dropout_if_active(ctx, &d, a, l->dropout));
   return sp_linear_layer_forward(ctx, out, &l->down, d);
 }
 
@@ -171,19 +171,19 @@ int sp_transformer_block_forward(sp_ctx *ctx, sp_tensor **out, const sp_transfor
   if (b->pre_norm) {
     SP_TRY(sp_layernorm_layer_forward(ctx, &n1, &b->ln1, x));
     SP_TRY(sp_mha_layer_forward(ctx, &a, &b->attn, n1, causal, key_mask));
-    SP_TRY(sp_dropout(ctx, &ad, a, b->dropout));
+    SP_TRY(sp_dropout_if_active(ctx, &ad, a, b->dropout));
     SP_TRY(sp_add(ctx, &h, x, ad));
     SP_TRY(sp_layernorm_layer_forward(ctx, &n2, &b->ln2, h));
     SP_TRY(sp_ffn_layer_forward(ctx, &f, &b->ffn, n2));
-    SP_TRY(sp_dropout(ctx, &fd, f, b->dropout));
+    SP_TRY(sp_dropout_if_active(ctx, &fd, f, b->dropout));
     return sp_add(ctx, out, h, fd);
   }
   SP_TRY(sp_mha_layer_forward(ctx, &a, &b->attn, x, causal, key_mask));
-  SP_TRY(sp_dropout(ctx, &ad, a, b->dropout));
+  SP_TRY(sp_dropout_if_active(ctx, &ad, a, b->dropout));
   SP_TRY(sp_add(ctx, &h, x, ad));
   SP_TRY(sp_layernorm_layer_forward(ctx, &n1, &b->ln1, h));
   SP_TRY(sp_ffn_layer_forward(ctx, &f, &b->ffn, n1));
-  SP_TRY(sp_dropout(ctx, &fd, f, b->dropout));
+  SP_TRY(sp_dropout_if_active(ctx, &fd, f, b->dropout));
   SP_TRY(sp_add(ctx, &y, n1, fd));
   return sp_layernorm_layer_forward(ctx, out, &b->ln2, y);
 }
