@@ -143,6 +143,11 @@ static inline int sp_dropout_if_active(sp_ctx *ctx, sp_tensor **out, sp_tensor *
   return sp_dropout(ctx, out, x, p);
 }
 
+/* engine/nn/layers.c: a Transformer block's output at each row's last position (B, d), for
+ * evaluation (no grad recording, not training, CPU); see sp_backbone_encode_last. */
+int sp_transformer_block_forward_last(sp_ctx *ctx, sp_tensor **out, const sp_transformer_block *b,
+                                      sp_tensor *x, int causal, sp_tensor *key_mask, sp_tensor *last);
+
 /* ---- argument checks shared by the ops ---- */
 int sp_check_tensor(const char *op, const char *arg, const sp_tensor *t, sp_dtype dtype,
                     const char *file, int line);

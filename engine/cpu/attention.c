@@ -130,3 +130,53 @@ int sp_cpu_attention_backward(float *dq, float *dk, float *dv, float *work, cons
       });
   return SP_OK;
 }
+
+/* One query per batch row: out (b, d) from q (b, d) against k, v (b, l, d); the query sits at
+ * position last[bi] and, when causal, sees keys 0..last[bi]. The arithmetic is
+ * sp_cpu_attention_forward's for that row (same sums in the same order); no probabilities are
+ * kept (inference only). work: b * heads * l floats. */
+int sp_cpu_attention_last_forward(float *out, float *work, const float *q, const float *k,
+                                  const float *v, const int32_t *key_mask, const int32_t *last,
+                                  int b, int l, int d, int heads, int causal) {
+  const int dh = d / heads;
+  const float scale = 1.0f / sqrtf((float)dh);
+  const int64_t slices = (int64_t)b * heads;
+  SP_PARALLEL_FOR(
+      slices > 1 && slices * l * dh > SP_PAR_MIN, for (int64_t s = 0; s < slices; s++) {
+        const int bi = (int)(s / heads), hi = (int)(s % heads);
+        const int64_t base = (int64_t)bi * l * d + (int64_t)hi * dh;
+        const int32_t *mrow = key_mask ? key_mask + (int64_t)bi * l : NULL;
+        const float *qi = q + (int64_t)bi * d + (int64_t)hi * dh;
+        float *o = out + (int64_t)bi * d + (int64_t)hi * dh;
+        float *p = work + s * l;
+        const int jmax = causal ? last[bi] + 1 : l;
+        float mx = -INFINITY;
+        int any = 0;
+        for (int j = 0; j < jmax; j++) {
+          if (mrow && !mrow[j]) continue;
+          p[j] = dot(qi, k + base + (int64_t)j * d, dh) * scale;
+          if (p[j] > mx) mx = p[j];
+          any = 1;
+        }
+        memset(o, 0, (size_t)dh * sizeof(float));
+        if (any) {
+          float sum = 0.0f;
+          for (int j = 0; j < jmax; j++) {
+            if (mrow && !mrow[j]) {
+              p[j] = 0.0f;
+              continue;
+            }
+            p[j] = expf(p[j] - mx);
+            sum += p[j];
+          }
+          const float inv = 1.0f / sum;
+          for (int j = 0; j < jmax; j++) {
+            if (p[j] == 0.0f) continue;
+            p[j] *= inv;
+            const float pj = p[j], *vj = v + base + (int64_t)j * d;
+            for (int c = 0; c < dh; c++) o[c] += pj * vj[c];
+          }
+        }
+      });
+  return SP_OK;
+}

@@ -86,6 +86,11 @@ int sp_cpu_attention_backward(float *dq, float *dk, float *dv, float *work, cons
                               const float *probs,
                               const float *q, const float *k, const float *v, int b, int l, int d,
                               int heads);
+/* One query per batch row (evaluation's last positions): out (b, d), q (b, d), k, v (b, l, d),
+ * last (b) the query's position; work: b * heads * l floats. */
+int sp_cpu_attention_last_forward(float *out, float *work, const float *q, const float *k,
+                                  const float *v, const int32_t *key_mask, const int32_t *last,
+                                  int b, int l, int d, int heads, int causal);
 
 /* gru.c: x (b, l, din); out (b, l, h); gates (b, l, 4h) saved: r, z, n and hn = w_hn h + b_hn. */
 int64_t sp_cpu_gru_forward_work_floats(int b, int h);

@@ -569,6 +569,11 @@ int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp
  * sp_backbone_encode is this with e = item_table[seq]. */
 int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
                                 sp_tensor *seq, sp_tensor *e, sp_tensor *last);
+/* h_S (B, d) alone, for evaluation: with grad recording off and the context not training, on
+ * the CPU, SASRec and BERT4Rec run their last block at the last positions only (keys and
+ * values from every position); h_S then equals sp_backbone_encode's up to the last bits (the
+ * GEMMs see other row counts). Elsewhere (GRU4Rec, a GPU, training) it is sp_backbone_encode. */
+int sp_backbone_encode_last(sp_ctx *ctx, sp_tensor **h_S, const sp_backbone *m, sp_tensor *seq, sp_tensor *last);
 sp_tensor *sp_backbone_item_table(const sp_backbone *m);
 sp_tensor *sp_backbone_output_bias(const sp_backbone *m); /* (n_items + 2), NULL without a head */
 int32_t sp_backbone_mask_token(const sp_backbone *m); /* n_items + 1 */

@@ -144,6 +144,9 @@ static int check_input(sp_ctx *ctx, const char *op, const sp_backbone *m, sp_ten
   return SP_OK;
 }
 
+static int encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
+                  sp_tensor *e, sp_tensor *last, int last_only);
+
 int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
                        sp_tensor *last) {
   if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "sp_backbone_encode: NULL argument");
@@ -153,8 +156,8 @@ int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp
   return sp_backbone_encode_embedded(ctx, h_S, h_seq, m, seq, e, last);
 }
 
-int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
-                                sp_tensor *seq, sp_tensor *e, sp_tensor *last) {
+static int encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
+                  sp_tensor *e, sp_tensor *last, int last_only) {
   const char *op = "sp_backbone_encode_embedded";
   if (!ctx || !h_S || !m || !e) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
   SP_TRY(check_input(ctx, op, m, seq, last));
@@ -191,14 +194,40 @@ int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq,
       SP_TRY(sp_layernorm_layer_forward(ctx, &n, &m->ln, h));
       SP_TRY(sp_dropout_if_active(ctx, &x, n, c->dropout));
     }
-    for (int l = 0; l < c->layers; l++) {
+    /* last_only: the last block at the last positions only (sp_backbone_encode_last) */
+    const int blocks = last_only ? c->layers - 1 : c->layers;
+    for (int l = 0; l < blocks; l++) {
       SP_TRY(sp_transformer_block_forward(ctx, &h, &m->blocks[l], x, c->kind == SP_SASREC, mask));
       x = h;
+    }
+    if (last_only) {
+      SP_TRY(sp_transformer_block_forward_last(ctx, &h, &m->blocks[c->layers - 1], x, c->kind == SP_SASREC,
+                                               mask, last));
+      if (c->kind == SP_SASREC) return sp_layernorm_layer_forward(ctx, h_S, &m->ln, h);
+      *h_S = h;
+      return SP_OK;
     }
     if (c->kind == SP_SASREC) SP_TRY(sp_layernorm_layer_forward(ctx, &x, &m->ln, x));
   }
   if (h_seq) *h_seq = x;
   return sp_take_positions(ctx, h_S, x, last);
+}
+
+int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
+                                sp_tensor *seq, sp_tensor *e, sp_tensor *last) {
+  return encode(ctx, h_S, h_seq, m, seq, e, last, 0);
+}
+
+int sp_backbone_encode_last(sp_ctx *ctx, sp_tensor **h_S, const sp_backbone *m, sp_tensor *seq, sp_tensor *last) {
+  const char *op = "sp_backbone_encode_last";
+  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
+  SP_TRY(check_input(ctx, op, m, seq, last));
+  sp_tensor *e;
+  SP_TRY(sp_embedding_layer_forward(ctx, &e, &m->item, seq));
+  /* the full encode where the shortcut does not apply: GRU4Rec, a GPU, grad recording, training */
+  const int last_only = m->cfg.kind != SP_GRU4REC && sp_ctx_device(ctx) == SP_CPU && !sp_ctx_grad_enabled(ctx) &&
+                        !sp_ctx_training(ctx);
+  return encode(ctx, h_S, NULL, m, seq, e, last, last_only);
 }
 
 int sp_backbone_head(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_tensor *h) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "internal.h"
 
 #define NAME_MAX_LEN 200
@@ -185,5 +186,43 @@ int sp_transformer_block_forward(sp_ctx *ctx, sp_tensor **out, const sp_transfor
   SP_TRY(sp_ffn_layer_forward(ctx, &f, &b->ffn, n1));
   SP_TRY(sp_dropout_if_active(ctx, &fd, f, b->dropout));
   SP_TRY(sp_add(ctx, &y, n1, fd));
+  return sp_layernorm_layer_forward(ctx, out, &b->ln2, y);
+}
+
+/* The block's output at each row's last position only, (B, d), for evaluation (CPU, no grad
+ * recording, no dropout): keys and values from every position, the query, the residuals, the
+ * norms and the FFN at last[b] alone. Equals row last[b] of sp_transformer_block_forward up to
+ * the last bits (the GEMMs see other row counts). */
+int sp_transformer_block_forward_last(sp_ctx *ctx, sp_tensor **out, const sp_transformer_block *b,
+                                      sp_tensor *x, int causal, sp_tensor *key_mask, sp_tensor *last) {
+  const char *op = "sp_transformer_block_forward_last";
+  if (!ctx || !out || !b || !x || !last) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
+  if (sp_ctx_grad_enabled(ctx) || sp_ctx_training(ctx) || sp_ctx_device(ctx) != SP_CPU)
+    return SP_FAIL(SP_ESTATE, "%s: for evaluation on the CPU: no grad recording, no training mode", op);
+  if (sp_tensor_ndim(x) != 3) return SP_FAIL(SP_ESHAPE, "%s: x must be (B, L, d)", op);
+  const int B = x->shape[0], L = x->shape[1], d = x->shape[2], heads = b->attn.heads;
+  sp_tensor *src = x, *k, *v, *src_last, *x_last, *q, *a, *o, *h;
+  if (b->pre_norm) SP_TRY(sp_layernorm_layer_forward(ctx, &src, &b->ln1, x));
+  SP_TRY(sp_linear_layer_forward(ctx, &k, &b->attn.k, src));
+  SP_TRY(sp_linear_layer_forward(ctx, &v, &b->attn.v, src));
+  SP_TRY(sp_take_positions(ctx, &src_last, src, last));
+  SP_TRY(sp_take_positions(ctx, &x_last, x, last));
+  SP_TRY(sp_linear_layer_forward(ctx, &q, &b->attn.q, src_last));
+  SP_TRY(sp_arena_tensor_uninit(ctx, &a, SP_F32, 2, (const int[]){B, d}));
+  float *work = sp_work(ctx, (int64_t)B * heads * L, op);
+  if (!work) return SP_ENOMEM;
+  SP_TRY(sp_cpu_attention_last_forward(a->data, work, q->data, k->data, v->data,
+                                       key_mask ? key_mask->data : NULL, last->data, B, L, d, heads, causal));
+  SP_TRY(sp_linear_layer_forward(ctx, &o, &b->attn.o, a));
+  SP_TRY(sp_add(ctx, &h, x_last, o));
+  sp_tensor *n, *f, *y;
+  if (b->pre_norm) {
+    SP_TRY(sp_layernorm_layer_forward(ctx, &n, &b->ln2, h));
+    SP_TRY(sp_ffn_layer_forward(ctx, &f, &b->ffn, n));
+    return sp_add(ctx, out, h, f);
+  }
+  SP_TRY(sp_layernorm_layer_forward(ctx, &n, &b->ln1, h));
+  SP_TRY(sp_ffn_layer_forward(ctx, &f, &b->ffn, n));
+  SP_TRY(sp_add(ctx, &y, n, f));
   return sp_layernorm_layer_forward(ctx, out, &b->ln2, y);
 }

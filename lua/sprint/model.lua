@@ -154,8 +154,9 @@ M.ENCODE_CHUNK = 32
 -- length, each trimmed to its own longest session: a few long sessions then do not make every
 -- row of the batch pay for their length (Beauty's test split at batch 256: 4.8x the real
 -- tokens in one piece, 1.5x in chunks). Rows do not interact, so h_S is what one encode gives:
--- bitwise for SASRec and GRU4Rec; BERT4Rec's wider FFN meets an OpenBLAS kernel whose sums
--- depend on the row count, so its last bits may differ (tests/lua/test_encode_chunks.lua).
+-- bitwise for GRU4Rec. SASRec and BERT4Rec run their last block at the last positions only
+-- (sp_backbone_encode_last), and OpenBLAS's sums depend on the row count, so their last bits
+-- may differ from one encode's (tests/lua/test_encode_chunks.lua).
 local function encode_chunked(self, ctx, seq, last)
   local B, L = seq:shape()[1], seq:shape()[2]
   local sd = seq:data()
@@ -178,7 +179,12 @@ local function encode_chunked(self, ctx, seq, last)
       ffi.copy(csd + i * L, sd + r * L, L * 4)
       cld[i], ad[r] = ld[r], c0 - 1 + i
     end
-    parts[#parts + 1] = (self:encode(ctx, cs, cl))
+    local ts, tl = trim(ctx, cs, cl)
+    if C.sp_backbone_encode_last(ctx._p, self._hs, self._p, tensor._arg(ctx, ts, "seq", "backbone:encode_last"),
+        tensor._arg(ctx, tl, "last", "backbone:encode_last")) ~= 0 then
+      lib.fail("backbone:encode_last", 3)
+    end
+    parts[#parts + 1] = tensor._wrap_arena(ctx, self._hs[0])
   end
   return ctx:embedding(#parts > 1 and ctx:concat(parts, 0) or parts[1], at) -- back in row order
 end

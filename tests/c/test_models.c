@@ -1,5 +1,6 @@
 /* test_models.c — the backbones: finite-difference gradients of h_S through each whole model
- * (tiny sizes, dropout on) and of BERT4Rec's output head, the head's known values, the BERT4Rec
+ * (tiny sizes, dropout on) and of BERT4Rec's output head, evaluation's last-positions encode
+ * against the full one, the head's known values, the BERT4Rec
  * cloze masking (the original's recipe) and [MASK] appending, and bad input. */
 #include "harness.h"
 
@@ -91,6 +92,50 @@ static void check_embedded(int kind) {
   sp_backbone_free(a.m);
   sp_params_free(p);
 }
+
+/* ---- evaluation's encode at the last positions (sp_backbone_encode_last) ---- */
+
+/* With grad off and not training, h_S from the last block at the last positions only equals
+ * the full encode's h_S (to float rounding: its GEMMs see other row counts); two layers, so
+ * a full block runs before the shortened one, rows of different lengths and a causal query
+ * that is not the last column; with grad on it is the full encode, bit for bit. */
+static void check_encode_last(int kind) {
+  sp_params *p;
+  sp_params_new(&p);
+  sp_rng rng;
+  sp_rng_init(&rng, 3);
+  sp_backbone_config c;
+  sp_backbone_config_default(&c, kind, 6);
+  c.max_len = 5, c.dim = 8, c.layers = 2, c.heads = 2, c.ffn_hidden = 16;
+  sp_backbone *m;
+  cr_assert_eq(sp_backbone_new(&m, p, "m", &c, &rng), SP_OK, "%s", sp_last_error());
+  sp_tensor_fill_normal(sp_backbone_item_table(m), &rng, 0.0f, 0.5f);
+  sp_tensor *seq = t_from_i32(2, SHAPE(3, 5), (int32_t[]){0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 0, 0, 0, 3, 5});
+  sp_tensor *last = t_from_i32(1, SHAPE(3), (int32_t[]){4, 3, 4});
+  sp_ctx *ctx;
+  sp_ctx_new(&ctx, 1);
+  sp_tensor *full, *fast;
+  sp_ctx_set_training(ctx, 0);
+  sp_ctx_set_grad_enabled(ctx, 0);
+  cr_assert_eq(sp_backbone_encode(ctx, &full, NULL, m, seq, last), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_backbone_encode_last(ctx, &fast, m, seq, last), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_tensor_numel(full), sp_tensor_numel(fast));
+  for (int64_t i = 0; i < sp_tensor_numel(full); i++)
+    cr_assert_float_eq(sp_tensor_f32(fast)[i], sp_tensor_f32(full)[i], 1e-5f, "h[%lld]", (long long)i);
+  sp_ctx_set_grad_enabled(ctx, 1); /* the shortcut does not apply: the full encode */
+  cr_assert_eq(sp_backbone_encode_last(ctx, &fast, m, seq, last), SP_OK, "%s", sp_last_error());
+  cr_assert_eq(sp_backbone_encode(ctx, &full, NULL, m, seq, last), SP_OK, "%s", sp_last_error());
+  for (int64_t i = 0; i < sp_tensor_numel(full); i++)
+    cr_assert_eq(sp_tensor_f32(fast)[i], sp_tensor_f32(full)[i], "h[%lld] with grad on", (long long)i);
+  sp_ctx_free(ctx);
+  sp_tensor_free(seq), sp_tensor_free(last);
+  sp_backbone_free(m);
+  sp_params_free(p);
+}
+
+Test(models, sasrec_encode_last_equals_the_full_encode) { check_encode_last(SP_SASREC); }
+Test(models, bert4rec_encode_last_equals_the_full_encode) { check_encode_last(SP_BERT4REC); }
+Test(models, gru4rec_encode_last_equals_the_full_encode) { check_encode_last(SP_GRU4REC); }
 
 Test(models, sasrec_encodes_given_item_vectors) { check_embedded(SP_SASREC); }
 Test(models, gru4rec_encodes_given_item_vectors) { check_embedded(SP_GRU4REC); }
