@@ -7,17 +7,15 @@
 
 #include "cpu.h"
 #include "internal.h"
+#include "vmath.h"
 
 /* One row: probs (c) = softmax(x (c)); returns -log softmax(x)[t] = logsumexp(x) - x[t]. */
 static double ce_row(float *probs, const float *x, int c, int t) {
   float m = x[0];
   for (int j = 1; j < c; j++) m = x[j] > m ? x[j] : m;
+  for (int j = 0; j < c; j++) probs[j] = sp_vexpf(x[j] - m); /* vectorises */
   double s = 0.0;
-  for (int j = 0; j < c; j++) {
-    float e = expf(x[j] - m);
-    probs[j] = e;
-    s += e;
-  }
+  for (int j = 0; j < c; j++) s += probs[j]; /* in order, in double */
   float inv = (float)(1.0 / s);
   for (int j = 0; j < c; j++) probs[j] *= inv;
   return (double)m + log(s) - (double)x[t];

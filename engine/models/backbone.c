@@ -249,14 +249,19 @@ int sp_backbone_logits(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_te
   if (!ctx || !out || !m || !h) return SP_FAIL(SP_EINVAL, "sp_backbone_logits: NULL argument");
   char s1[64];
   if (h->ndim != 2) return SP_FAIL(SP_ESHAPE, "sp_backbone_logits: h %s must be (N, d)", sp_shape_str(h, s1));
-  sp_tensor *t, *all, *biased;
+  sp_tensor *t, *items, *all;
   SP_TRY(sp_backbone_head(ctx, &t, m, h));
-  SP_TRY(sp_matmul(ctx, &all, t, m->item.weight, 0, 1)); /* (N, n_items + 2) */
-  if (m->out_bias) {
-    SP_TRY(sp_add(ctx, &biased, all, m->out_bias)); /* the bias row added to every row */
-    all = biased;
+  /* the items' rows 1..n_items of the table (not padding, not [MASK]): slicing the table costs
+   * n_items x d floats, slicing the logits afterwards N x n_items */
+  SP_TRY(sp_slice(ctx, &items, m->item.weight, 0, 1, m->cfg.n_items));
+  SP_TRY(sp_matmul(ctx, &all, t, items, 0, 1)); /* (N, n_items) */
+  if (!m->out_bias) {
+    *out = all;
+    return SP_OK;
   }
-  return sp_slice(ctx, out, all, 1, 1, m->cfg.n_items); /* drop padding and [MASK] */
+  sp_tensor *bias;
+  SP_TRY(sp_slice(ctx, &bias, m->out_bias, 0, 1, m->cfg.n_items));
+  return sp_add(ctx, out, all, bias); /* the bias row added to every row */
 }
 
 /* Row b's draws: index b * (L + 1) + j is position j's shuffle key, b * (L + 1) + L the
