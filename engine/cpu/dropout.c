@@ -7,6 +7,7 @@
 
 #include "cpu.h"
 #include "internal.h"
+#include "vmath.h"
 
 static inline uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -27,7 +28,7 @@ static inline void uniforms(uint16_t *u, uint64_t key, int64_t b0, int64_t block
   }
 }
 
-static void chunk(float *restrict dst, const float *restrict src, int64_t i0, int64_t len, uint32_t threshold,
+SP_VECTOR_CLONES static void chunk(float *restrict dst, const float *restrict src, int64_t i0, int64_t len, uint32_t threshold,
                   float scale, uint64_t key, int accumulate) {
   uint16_t u[CHUNK];
   uniforms(u, key, i0 / 4, (len + 3) / 4); /* i0 is a multiple of 4: chunks start on blocks */

@@ -17,7 +17,7 @@ static inline float sigmoidf(float x) {
 
 /* One row's gates and new state (see sp_cpu_gru_forward); hp NULL: h_{t-1} = 0. Separate
  * loops for the two cases and restrict pointers, so each loop vectorises. */
-static inline void gate_row(float *restrict g, float *restrict ht, const float *restrict hr,
+SP_VECTOR_CLONES static void gate_row(float *restrict g, float *restrict ht, const float *restrict hr,
                             const float *restrict hp, int h) {
   float *restrict gr = g, *restrict gz = g + h, *restrict gn = g + 2 * h, *restrict gh = g + 3 * h;
   if (hp) {

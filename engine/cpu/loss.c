@@ -10,7 +10,7 @@
 #include "vmath.h"
 
 /* One row: probs (c) = softmax(x (c)); returns -log softmax(x)[t] = logsumexp(x) - x[t]. */
-static double ce_row(float *probs, const float *x, int c, int t) {
+SP_VECTOR_CLONES static double ce_row(float *probs, const float *x, int c, int t) {
   float m = x[0];
   for (int j = 1; j < c; j++) m = x[j] > m ? x[j] : m;
   for (int j = 0; j < c; j++) probs[j] = sp_vexpf(x[j] - m); /* vectorises */

@@ -28,7 +28,7 @@ static inline float gelu_grad(float v) {
 
 /* One loop per kind (the kind is hoisted out of the element loop so each loop vectorises),
  * over [i0, i1) so the parallel split is by ranges. */
-static void forward_range(float *restrict out, const float *restrict x, int64_t i0, int64_t i1,
+SP_VECTOR_CLONES static void forward_range(float *restrict out, const float *restrict x, int64_t i0, int64_t i1,
                           sp_unary_kind kind, float param) {
   switch (kind) {
     case SP_UN_RELU:
@@ -52,7 +52,7 @@ static void forward_range(float *restrict out, const float *restrict x, int64_t 
   }
 }
 
-static void backward_range(float *restrict dx, const float *restrict dout, const float *restrict x,
+SP_VECTOR_CLONES static void backward_range(float *restrict dx, const float *restrict dout, const float *restrict x,
                            const float *restrict out, int64_t i0, int64_t i1, sp_unary_kind kind,
                            float param) {
   switch (kind) {

@@ -9,6 +9,16 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Hot elementwise loops are compiled three times, for AVX-512, AVX2 and the baseline, and the
+ * loader picks one per CPU (GCC's target_clones, an ifunc). engine/cpu builds with
+ * -ffp-contract=off, so no clone fuses a multiply-add: every clone computes the same bits
+ * (elementwise IEEE operations only; no reductions in these loops). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SP_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SP_VECTOR_CLONES
+#endif
+
 static inline float sp_vexpf(float x) {
   x = x < -87.3f ? -87.3f : x;
   x = x > 88.3f ? 88.3f : x;

@@ -106,3 +106,58 @@ Test(profile, rows_count_calls_time_and_flops) {
   sp_tensor_free(w);
   sp_ctx_free(ctx);
 }
+
+/* The vectorised kernels are built in clones per instruction set (vmath.h's SP_VECTOR_CLONES)
+ * with -ffp-contract=off: whichever clone this CPU runs must give the bits of the plain
+ * baseline formula compiled here. */
+static float gelu_plain(float v) {
+  return 0.5f * v * (1.0f + sp_vtanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+}
+
+Test(unary, gelu_clone_gives_the_baseline_bits) {
+  sp_ctx *ctx;
+  sp_ctx_new(&ctx, 1);
+  enum { N = 2 * 4096 + 13 };
+  sp_tensor *x = t_randn(9, 1, SHAPE(N), 3.0f), *o;
+  cr_assert_eq(sp_gelu(ctx, &o, x), SP_OK);
+  const float *xd = sp_tensor_f32(x), *od = sp_tensor_f32(o);
+  for (int i = 0; i < N; i++) cr_assert_eq(od[i], gelu_plain(xd[i]), "gelu(%.9g)", xd[i]);
+  sp_tensor_free(x);
+  sp_ctx_free(ctx);
+}
+
+Test(adam, clone_gives_the_baseline_bits) {
+  for (int decoupled = 0; decoupled < 2; decoupled++) {
+    sp_params *p;
+    sp_params_new(&p);
+    enum { N = 40000 + 7 }; /* more than one parallel range */
+    sp_tensor *w;
+    cr_assert_eq(sp_params_create(p, &w, "w", 1, SHAPE(N)), SP_OK);
+    sp_rng rng;
+    sp_rng_init(&rng, 11);
+    sp_tensor_fill_normal(w, &rng, 0.0f, 1.0f);
+    sp_tensor_zero_grad(w);
+    float *g = sp_tensor_f32(sp_tensor_grad(w)), *wd = sp_tensor_f32(w);
+    for (int i = 0; i < N; i++) g[i] = 0.001f * (float)((i * 37) % 201 - 100);
+    float *w0 = malloc(sizeof(float) * N);
+    memcpy(w0, wd, sizeof(float) * N);
+    sp_adam_config c = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 1e-2f,
+                        .decoupled = decoupled};
+    sp_adam *opt;
+    cr_assert_eq(sp_adam_new(&opt, p, &c), SP_OK, "%s", sp_last_error());
+    cr_assert_eq(sp_adam_step(opt), SP_OK);
+    const float bc1 = 1.0f - powf(c.beta1, 1.0f), bc2 = 1.0f - powf(c.beta2, 1.0f);
+    const float step_size = c.lr / bc1, bc2_sqrt = sqrtf(bc2);
+    for (int i = 0; i < N; i++) { /* the first step from zero moments, written out */
+      float gj = g[i], w1 = w0[i];
+      if (!decoupled) gj = gj + c.weight_decay * w1;
+      const float m = c.beta1 * 0.0f + (1.0f - c.beta1) * gj, v = c.beta2 * 0.0f + (1.0f - c.beta2) * gj * gj;
+      if (decoupled) w1 -= c.lr * c.weight_decay * w1;
+      w1 -= step_size * m / (sqrtf(v) / bc2_sqrt + c.eps);
+      cr_assert_eq(wd[i], w1, "decoupled %d: w[%d]", decoupled, i);
+    }
+    free(w0);
+    sp_adam_free(opt);
+    sp_params_free(p);
+  }
+}
