@@ -4,6 +4,7 @@
  * and the per-op profiler's rows. */
 #include <math.h>
 
+#include "cpu.h"
 #include "harness.h"
 #include "vmath.h"
 
@@ -159,5 +160,69 @@ Test(adam, clone_gives_the_baseline_bits) {
     free(w0);
     sp_adam_free(opt);
     sp_params_free(p);
+  }
+}
+
+/* Layer norm, written out plainly in this file (baseline instruction set, no fused
+ * multiply-add): the kernel's clone must give these bits, forward and backward. */
+static float plain_sum8(const float *x, int d, float m, int sq) {
+  float p[8] = {0};
+  int j = 0;
+  for (; j + 8 <= d; j += 8)
+    for (int k = 0; k < 8; k++) p[k] += sq ? (x[j + k] - m) * (x[j + k] - m) : x[j + k];
+  float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+  for (; j < d; j++) s += sq ? (x[j] - m) * (x[j] - m) : x[j];
+  return s;
+}
+
+Test(layernorm, clone_gives_the_baseline_bits) {
+  const int dims[2] = {64, 37}; /* whole blocks of 8, and a tail */
+  for (int c = 0; c < 2; c++) {
+    const int rows = 300, d = dims[c];
+    sp_tensor *x = t_randn(21, 2, SHAPE(rows, d), 2.0f), *dy = t_randn(22, 2, SHAPE(rows, d), 1.0f);
+    sp_tensor *w = t_randn(23, 1, SHAPE(d), 1.0f), *b = t_randn(24, 1, SHAPE(d), 1.0f);
+    const float *xd = sp_tensor_f32(x), *g = sp_tensor_f32(dy), *wd = sp_tensor_f32(w), *bd = sp_tensor_f32(b);
+    float *out = calloc((size_t)rows * d, 4), *mean = calloc(rows, 4), *rstd = calloc(rows, 4);
+    float *dx = calloc((size_t)rows * d, 4), *dw = calloc(d, 4), *db = calloc(d, 4), *dw_ref = calloc(d, 4),
+          *db_ref = calloc(d, 4);
+    sp_cpu_layernorm_forward(out, mean, rstd, xd, wd, bd, rows, d, 1e-5f);
+    sp_cpu_layernorm_backward(dx, dw, db, g, xd, wd, mean, rstd, rows, d);
+    for (int r = 0; r < rows; r++) {
+      const float *xr = xd + (int64_t)r * d, *gr = g + (int64_t)r * d;
+      const float m = plain_sum8(xr, d, 0, 0) / (float)d;
+      const float s = 1.0f / sqrtf(plain_sum8(xr, d, m, 1) / (float)d + 1e-5f);
+      cr_assert_eq(mean[r], m, "d %d row %d mean", d, r);
+      cr_assert_eq(rstd[r], s, "d %d row %d rstd", d, r);
+      for (int j = 0; j < d; j++)
+        cr_assert_eq(out[(int64_t)r * d + j], (xr[j] - m) * s * wd[j] + bd[j], "d %d out[%d][%d]", d, r, j);
+      float pg[8] = {0}, pgx[8] = {0};
+      int j = 0;
+      for (; j + 8 <= d; j += 8)
+        for (int k = 0; k < 8; k++) {
+          const float gg = gr[j + k] * wd[j + k];
+          pg[k] += gg;
+          pgx[k] += gg * ((xr[j + k] - m) * s);
+        }
+      float gs = ((pg[0] + pg[1]) + (pg[2] + pg[3])) + ((pg[4] + pg[5]) + (pg[6] + pg[7]));
+      float gxs = ((pgx[0] + pgx[1]) + (pgx[2] + pgx[3])) + ((pgx[4] + pgx[5]) + (pgx[6] + pgx[7]));
+      for (; j < d; j++) {
+        const float gg = gr[j] * wd[j];
+        gs += gg;
+        gxs += gg * ((xr[j] - m) * s);
+      }
+      const float gm = gs / (float)d, gxm = gxs / (float)d;
+      for (j = 0; j < d; j++) {
+        const float want = 0.0f + s * (gr[j] * wd[j] - gm - (xr[j] - m) * s * gxm);
+        cr_assert_eq(dx[(int64_t)r * d + j], want, "d %d dx[%d][%d]", d, r, j);
+        dw_ref[j] += gr[j] * ((xr[j] - m) * s);
+        db_ref[j] += gr[j];
+      }
+    }
+    for (int j = 0; j < d; j++) {
+      cr_assert_eq(dw[j], dw_ref[j], "d %d dweight[%d]", d, j);
+      cr_assert_eq(db[j], db_ref[j], "d %d dbias[%d]", d, j);
+    }
+    free(out), free(mean), free(rstd), free(dx), free(dw), free(db), free(dw_ref), free(db_ref);
+    sp_tensor_free(x), sp_tensor_free(dy), sp_tensor_free(w), sp_tensor_free(b);
   }
 }
