@@ -10,8 +10,10 @@
 --   end
 --   tune:finish()                              -- back to the most threads
 -- Every `window` steps it measures again: `probe` steps at each count, interleaved, then the
--- rest of the window at the count with the lower median time per unit of work. opts: window
--- (100), probe (3), enabled (true), clock (a function giving seconds; for tests).
+-- rest of the window at the count with the lower median time per unit of work; every
+-- `recheck` steps in between, it switches when the chosen count's recent median is slower
+-- than the other's probes. opts: window (100), probe (3), recheck (8), enabled (true), clock
+-- (a function giving seconds; for tests).
 local lib = require "sprint.lib"
 local clock = require "sprint.clock"
 local C = lib.C
@@ -23,7 +25,8 @@ Tuner.__index = Tuner
 function M.new(opts)
   opts = opts or {}
   local most = C.sp_get_num_threads()
-  local self = setmetatable({ now = opts.clock or clock.now, most = most, window = opts.window or 100, probe = opts.probe or 3, step = 0,
+  local self = setmetatable({ now = opts.clock or clock.now, most = most, window = opts.window or 100,
+                              probe = opts.probe or 3, recheck = opts.recheck or 8, recent = {}, step = 0,
                               chosen = most, times = { [1] = {}, [most] = {} }, t0 = 0, current = most,
                               enabled = most > 1 and opts.enabled ~= false }, Tuner)
   return self
@@ -51,11 +54,24 @@ end
 function Tuner:after(work)
   if not self.enabled then return end
   local k = self.step % self.window
+  local per = (self.now() - self.t0) / math.max(work or 1, 1)
   if k < 2 * self.probe then
     local list = self.times[self.current]
-    list[#list + 1] = (self.now() - self.t0) / math.max(work or 1, 1)
+    list[#list + 1] = per
     if k == 2 * self.probe - 1 then
       self.chosen = clock.median(self.times[1]) < clock.median(self.times[self.most]) and 1 or self.most
+      self.recent = {}
+    end
+  else
+    -- a load that comes (or goes) within the window: when the last `recheck` steps at the
+    -- chosen count are slower than the other count's probes, switch at once
+    local recent = self.recent
+    recent[#recent + 1] = per
+    if #recent == self.recheck then
+      local other = self.chosen == 1 and self.most or 1
+      self.times[self.chosen] = recent -- the chosen count's fresh measure replaces its probes
+      if clock.median(recent) > clock.median(self.times[other]) then self.chosen = other end
+      self.recent = {}
     end
   end
   self.step = self.step + 1

@@ -8,16 +8,18 @@ local h = require "helpers"
 
 local tests = {}
 
--- A clock the test moves: each step "takes" cost[threads] seconds per unit of work.
+-- A clock the test moves: each step "takes" cost[threads] seconds per unit of work (cost may
+-- be a function of the step number: a load that comes later).
 local function run(cost, steps, window)
   local t = 0
-  local tune = tuner.new { window = window, probe = 2, clock = function() return t end }
+  local tune = tuner.new { window = window, probe = 2, recheck = 3, clock = function() return t end }
   local seen = {}
-  for _ = 1, steps do
+  for i = 1, steps do
     tune:before()
     local n = sprint.num_threads()
     seen[#seen + 1] = n
-    t = t + cost[n] * 10
+    local c = type(cost) == "function" and cost(i) or cost
+    t = t + c[n] * 10
     tune:after(10)
   end
   tune:finish()
@@ -38,6 +40,9 @@ function tests.probes_then_keeps_the_faster_count_and_measures_again()
     seen = run({ [1] = 1.0, [2] = 1.8 }, 10, 6)
     h.eq(table.concat(seen, ","), "2,1,2,1,1,1,2,1,2,1")
     h.eq(sprint.num_threads(), 2, "finish gives the threads back")
+    -- a load arrives at step 7: two threads get slow, and within 3 steps the tuner moves to 1
+    seen = run(function(i) return i < 7 and { [1] = 1.0, [2] = 0.6 } or { [1] = 1.2, [2] = 2.0 } end, 14, 100)
+    h.eq(table.concat(seen, ","), "2,1,2,1,2,2,2,2,2,2,1,1,1,1")
     -- one thread configured: nothing to tune
     sprint.set_num_threads(1)
     seen = run({ [1] = 1.0 }, 5, 100)
