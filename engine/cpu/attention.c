@@ -24,6 +24,40 @@ static inline float dot(const float *a, const float *b, int n) {
   return s;
 }
 
+/* One query qi (dh) against keys 0..jmax-1 of a head (rows base + j d of k and v): p (jmax)
+ * its softmax over the visible keys (0 where masked), o (dh) the weighted values. Returns 0
+ * when no key is visible (o zero, p unset): zeros, not 0/0. */
+static inline int attend(float *p, float *o, const float *qi, const float *k, const float *v,
+                         int64_t base, int d, int dh, int jmax, const int32_t *mrow, float scale) {
+  float mx = -INFINITY;
+  int any = 0;
+  memset(o, 0, (size_t)dh * sizeof(float));
+  for (int j = 0; j < jmax; j++) {
+    if (mrow && !mrow[j]) continue;
+    p[j] = dot(qi, k + base + (int64_t)j * d, dh) * scale;
+    if (p[j] > mx) mx = p[j];
+    any = 1;
+  }
+  if (!any) return 0;
+  float sum = 0.0f;
+  for (int j = 0; j < jmax; j++) {
+    if (mrow && !mrow[j]) {
+      p[j] = 0.0f;
+      continue;
+    }
+    p[j] = expf(p[j] - mx);
+    sum += p[j];
+  }
+  const float inv = 1.0f / sum; /* sum >= 1: the max term is exp(0) */
+  for (int j = 0; j < jmax; j++) {
+    if (p[j] == 0.0f) continue; /* masked (or underflowed): adds nothing */
+    p[j] *= inv;
+    const float pj = p[j], *vj = v + base + (int64_t)j * d;
+    for (int c = 0; c < dh; c++) o[c] += pj * vj[c];
+  }
+  return 1;
+}
+
 /* out (b, l, d), probs (b, heads, l, l) = softmax(q_h k_h^T / sqrt(dh)) over visible keys;
  * a query with no visible key gets an all-zero probs row and a zero output row. */
 int sp_cpu_attention_forward(float *out, float *probs, const float *q, const float *k,
@@ -42,37 +76,11 @@ int sp_cpu_attention_forward(float *out, float *probs, const float *q, const flo
           float *o = out + base + (int64_t)i * d;      /* (dh) */
           const float *qi = q + base + (int64_t)i * d; /* (dh) */
           const int jmax = key_limit(i, l, causal);
-          float mx = -INFINITY;
-          int any = 0;
-          for (int j = 0; j < jmax; j++) {
-            if (mrow && !mrow[j]) continue;
-            p[j] = dot(qi, k + base + (int64_t)j * d, dh) * scale;
-            if (p[j] > mx) mx = p[j];
-            any = 1;
-          }
-          if (!any) { /* nothing visible: zeros, not 0/0 */
+          if (!attend(p, o, qi, k, v, base, d, dh, jmax, mrow, scale)) {
             memset(p, 0, (size_t)l * sizeof(float));
-            memset(o, 0, (size_t)dh * sizeof(float));
             continue;
           }
-          float sum = 0.0f;
-          for (int j = 0; j < jmax; j++) {
-            if (mrow && !mrow[j]) {
-              p[j] = 0.0f;
-              continue;
-            }
-            p[j] = expf(p[j] - mx);
-            sum += p[j];
-          }
           for (int j = jmax; j < l; j++) p[j] = 0.0f;
-          const float inv = 1.0f / sum; /* sum >= 1: the max term is exp(0) */
-          memset(o, 0, (size_t)dh * sizeof(float));
-          for (int j = 0; j < jmax; j++) {
-            if (p[j] == 0.0f) continue; /* masked (or underflowed): adds nothing */
-            p[j] *= inv;
-            const float pj = p[j], *vj = v + base + (int64_t)j * d;
-            for (int c = 0; c < dh; c++) o[c] += pj * vj[c];
-          }
         }
       });
   return SP_OK;
@@ -150,33 +158,7 @@ int sp_cpu_attention_last_forward(float *out, float *work, const float *q, const
         float *o = out + (int64_t)bi * d + (int64_t)hi * dh;
         float *p = work + s * l;
         const int jmax = causal ? last[bi] + 1 : l;
-        float mx = -INFINITY;
-        int any = 0;
-        for (int j = 0; j < jmax; j++) {
-          if (mrow && !mrow[j]) continue;
-          p[j] = dot(qi, k + base + (int64_t)j * d, dh) * scale;
-          if (p[j] > mx) mx = p[j];
-          any = 1;
-        }
-        memset(o, 0, (size_t)dh * sizeof(float));
-        if (any) {
-          float sum = 0.0f;
-          for (int j = 0; j < jmax; j++) {
-            if (mrow && !mrow[j]) {
-              p[j] = 0.0f;
-              continue;
-            }
-            p[j] = expf(p[j] - mx);
-            sum += p[j];
-          }
-          const float inv = 1.0f / sum;
-          for (int j = 0; j < jmax; j++) {
-            if (p[j] == 0.0f) continue;
-            p[j] *= inv;
-            const float pj = p[j], *vj = v + base + (int64_t)j * d;
-            for (int c = 0; c < dh; c++) o[c] += pj * vj[c];
-          }
-        }
+        attend(p, o, qi, k, v, base, d, dh, jmax, mrow, scale);
       });
   return SP_OK;
 }
