@@ -37,6 +37,24 @@ SP_VECTOR_CLONES static void gate_row(float *restrict g, float *restrict ht, con
   }
 }
 
+/* One row's gate gradients for a step of the backward pass (see sp_cpu_gru_backward); hp NULL:
+ * h_{t-1} = 0. As gate_row: a loop per case, in clones per instruction set. */
+SP_VECTOR_CLONES static void gate_grad_row(float *restrict gi, float *restrict gh, float *restrict d,
+                                           const float *restrict go, const float *restrict g,
+                                           const float *restrict hp, int h) {
+  const float *restrict gr = g, *restrict gz = g + h, *restrict gn = g + 2 * h, *restrict ghn = g + 3 * h;
+  for (int j = 0; j < h; j++) {
+    const float dht = d[j] + go[j];
+    const float r = gr[j], z = gz[j], n = gn[j], hn = ghn[j];
+    const float dn = dht * (1.0f - z) * (1.0f - n * n);
+    const float dz = dht * ((hp ? hp[j] : 0.0f) - n) * z * (1.0f - z);
+    const float dr = dn * hn * r * (1.0f - r);
+    gi[j] = dr, gi[h + j] = dz, gi[2 * h + j] = dn;
+    gh[j] = dr, gh[h + j] = dz, gh[2 * h + j] = dn * r;
+    d[j] = dht * z;
+  }
+}
+
 /* gates (b, l, 4h) per step: [r | z | n | hn], hn = w_hn h_{t-1} + b_hn; all zero where masked.
  * The input projections x w_ih^T + b_ih are first written into the r, z, n slots (ldc = 4h)
  * and replaced by the activations step by step. */
@@ -113,19 +131,7 @@ int sp_cpu_gru_backward(float *dx, float *dw_ih, float *dw_hh, float *db_ih, flo
         for (int j = 0; j < h; j++) d[j] += go[j];
         continue;
       }
-      const float *g = gates + row * g4;
-      const float *hp = t > 0 ? out + (row - 1) * h : NULL;
-      float *gi = dgi + row * g3, *gh = dgh + row * g3;
-      for (int j = 0; j < h; j++) {
-        const float dht = d[j] + go[j];
-        const float r = g[j], z = g[h + j], n = g[2 * h + j], hn = g[3 * h + j];
-        const float dn = dht * (1.0f - z) * (1.0f - n * n);
-        const float dz = dht * ((hp ? hp[j] : 0.0f) - n) * z * (1.0f - z);
-        const float dr = dn * hn * r * (1.0f - r);
-        gi[j] = dr, gi[h + j] = dz, gi[2 * h + j] = dn;
-        gh[j] = dr, gh[h + j] = dz, gh[2 * h + j] = dn * r;
-        d[j] = dht * z;
-      }
+      gate_grad_row(dgi + row * g3, dgh + row * g3, d, go, gates + row * g4, t > 0 ? out + (row - 1) * h : NULL, h);
     });
     if (t > 0) { /* dh_{t-1} += d(h w_hh^T) (b, 3h) w_hh (3h, h); rows strided by l*3h */
       rc = sp_sgemm(0, 0, b, h, g3, 1.0f, dgh + (int64_t)t * g3, l * g3, w_hh, h, 1.0f, dh, h);
