@@ -211,6 +211,19 @@ static int32_t uniform_negative(const sp_batcher *b, const int32_t *items, int32
   return 1 + (int32_t)(key % (uint64_t)n);
 }
 
+/* The K = n_hard_neg + n_uniform_neg negatives of one example or position of session s into
+ * nr (K), keyed from key: hard ones from the session's list (a uniform one keyed key + 64 + k
+ * when it has none), then uniform ones keyed key + k. */
+static void draw_negatives(const sp_batcher *b, int32_t *nr, int32_t s, const int32_t *items, int32_t len,
+                           uint64_t key) {
+  const int32_t *hard = b->hard[s];
+  for (int k = 0; k < b->cfg.n_hard_neg; k++)
+    nr[k] = hard ? hard[1 + draw_below(b->cfg.seed, neg_counter(b->epoch), key + (uint64_t)k, (uint32_t)hard[0])]
+                 : uniform_negative(b, items, len, key + 64 + (uint64_t)k);
+  for (int k = 0; k < b->cfg.n_uniform_neg; k++)
+    nr[b->cfg.n_hard_neg + k] = uniform_negative(b, items, len, key + (uint64_t)k);
+}
+
 static int check_out(const char *what, sp_tensor *t, int ndim, int d0, int d1) {
   if (!t) return SP_OK;
   if (t->dtype == SP_I32 && t->ndim == ndim && t->shape[0] == d0 &&
@@ -253,17 +266,7 @@ int sp_batcher_next(sp_batcher *b, sp_tensor *seq, sp_tensor *last, sp_tensor *t
     if (ls) ls[r] = at + n_in - 1;
     if (tg) tg[r] = items[t];
     if (ss) ss[r] = s;
-    if (ng) {
-      int32_t *nr = ng + (int64_t)r * K;
-      const int32_t *hard = b->hard[s];
-      for (int k = 0; k < b->cfg.n_hard_neg; k++)
-        nr[k] = hard ? hard[1 + draw_below(b->cfg.seed, neg_counter(b->epoch),
-                                           (uint64_t)e * 131 + (uint64_t)k, (uint32_t)hard[0])]
-                     : uniform_negative(b, items, len, (uint64_t)e * 131 + 64 + (uint64_t)k);
-      for (int k = 0; k < b->cfg.n_uniform_neg; k++)
-        nr[b->cfg.n_hard_neg + k] =
-            uniform_negative(b, items, len, (uint64_t)e * 131 + (uint64_t)k);
-    }
+    if (ng) draw_negatives(b, ng + (int64_t)r * K, s, items, len, (uint64_t)e * 131);
   }
   *rows = r;
   b->last_rows = r;
@@ -293,13 +296,7 @@ int sp_batcher_positions(sp_batcher *b, sp_tensor *next, sp_tensor *neg) {
       /* keys apart from sp_batcher_next's (e * 131 + k < 2^40 there): bit 40 set, then
        * (example, position, k) */
       const uint64_t key = (1ull << 40) + ((uint64_t)e * (uint64_t)L + (uint64_t)(from + j)) * 131;
-      int32_t *nr = ng + cell * K;
-      const int32_t *hard = b->hard[s];
-      for (int k = 0; k < b->cfg.n_hard_neg; k++)
-        nr[k] = hard ? hard[1 + draw_below(b->cfg.seed, neg_counter(b->epoch), key + (uint64_t)k, (uint32_t)hard[0])]
-                     : uniform_negative(b, items, len, key + 64 + (uint64_t)k);
-      for (int k = 0; k < b->cfg.n_uniform_neg; k++)
-        nr[b->cfg.n_hard_neg + k] = uniform_negative(b, items, len, key + (uint64_t)k);
+      draw_negatives(b, ng + cell * K, s, items, len, key);
     }
   }
   return SP_OK;

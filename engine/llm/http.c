@@ -596,13 +596,8 @@ static void harvest(sp_http *h) {
   while ((m = curl_multi_info_read(h->multi, &left))) {
     if (m->msg != CURLMSG_DONE) continue;
     req *r = NULL;
-    CURL *e = m->easy_handle;
-    CURLcode result = m->data.result; /* m is libcurl's: read it before the handle goes */
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
-    /* Only an attempt still on the wire, through the handle it was sent with, ends here:
-     * Debian's libcurl 7.88.1-10+deb12u15 was seen to report one transfer's end more than
-     * once, and ending it twice put the request on the done list twice (a loop in the list). */
-    if (r && r->phase == R_WIRE && r->easy == e) attempt_ended(h, r, result);
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (r) attempt_ended(h, r, m->data.result);
   }
 }
 

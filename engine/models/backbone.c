@@ -144,21 +144,26 @@ static int check_input(sp_ctx *ctx, const char *op, const sp_backbone *m, sp_ten
   return SP_OK;
 }
 
-static int encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
-                  sp_tensor *e, sp_tensor *last, int last_only);
+static int encode(const char *op, sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
+                  sp_tensor *seq, sp_tensor *e, sp_tensor *last, int last_only);
+
+/* sp_backbone_encode and sp_backbone_encode_last: the item table's rows for seq, then encode. */
+static int encode_items(const char *op, sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
+                        sp_tensor *seq, sp_tensor *last, int last_only) {
+  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
+  SP_TRY(check_input(ctx, op, m, seq, last));
+  sp_tensor *e;
+  SP_TRY(sp_embedding_layer_forward(ctx, &e, &m->item, seq)); /* checks ids: 0..n_items + 1 */
+  return encode(op, ctx, h_S, h_seq, m, seq, e, last, last_only);
+}
 
 int sp_backbone_encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
                        sp_tensor *last) {
-  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "sp_backbone_encode: NULL argument");
-  SP_TRY(check_input(ctx, "sp_backbone_encode", m, seq, last));
-  sp_tensor *e;
-  SP_TRY(sp_embedding_layer_forward(ctx, &e, &m->item, seq)); /* checks ids: 0..n_items + 1 */
-  return sp_backbone_encode_embedded(ctx, h_S, h_seq, m, seq, e, last);
+  return encode_items("sp_backbone_encode", ctx, h_S, h_seq, m, seq, last, 0);
 }
 
-static int encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m, sp_tensor *seq,
-                  sp_tensor *e, sp_tensor *last, int last_only) {
-  const char *op = "sp_backbone_encode_embedded";
+static int encode(const char *op, sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
+                  sp_tensor *seq, sp_tensor *e, sp_tensor *last, int last_only) {
   if (!ctx || !h_S || !m || !e) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
   SP_TRY(check_input(ctx, op, m, seq, last));
   SP_OP_F32(ctx, op, e); /* on the context's device (batches, masks and positions stay on the host) */
@@ -215,19 +220,14 @@ static int encode(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_back
 
 int sp_backbone_encode_embedded(sp_ctx *ctx, sp_tensor **h_S, sp_tensor **h_seq, const sp_backbone *m,
                                 sp_tensor *seq, sp_tensor *e, sp_tensor *last) {
-  return encode(ctx, h_S, h_seq, m, seq, e, last, 0);
+  return encode("sp_backbone_encode_embedded", ctx, h_S, h_seq, m, seq, e, last, 0);
 }
 
 int sp_backbone_encode_last(sp_ctx *ctx, sp_tensor **h_S, const sp_backbone *m, sp_tensor *seq, sp_tensor *last) {
-  const char *op = "sp_backbone_encode_last";
-  if (!ctx || !h_S || !m) return SP_FAIL(SP_EINVAL, "%s: NULL argument", op);
-  SP_TRY(check_input(ctx, op, m, seq, last));
-  sp_tensor *e;
-  SP_TRY(sp_embedding_layer_forward(ctx, &e, &m->item, seq));
   /* the full encode where the shortcut does not apply: GRU4Rec, a GPU, grad recording, training */
-  const int last_only = m->cfg.kind != SP_GRU4REC && sp_ctx_device(ctx) == SP_CPU && !sp_ctx_grad_enabled(ctx) &&
-                        !sp_ctx_training(ctx);
-  return encode(ctx, h_S, NULL, m, seq, e, last, last_only);
+  const int last_only = ctx && m && m->cfg.kind != SP_GRU4REC && sp_ctx_device(ctx) == SP_CPU &&
+                        !sp_ctx_grad_enabled(ctx) && !sp_ctx_training(ctx);
+  return encode_items("sp_backbone_encode_last", ctx, h_S, NULL, m, seq, last, last_only);
 }
 
 int sp_backbone_head(sp_ctx *ctx, sp_tensor **out, const sp_backbone *m, sp_tensor *h) {

@@ -180,16 +180,17 @@ local function encode_chunked(self, ctx, seq, last)
     -- at least K rows; more while the chunk (rows x its longest, last row) stays within T tokens
     local n = math.min(K, B - c0 + 1)
     while c0 + n <= B and (n + 1) * math.max(len[order[c0 + n]], 1) <= T do n = n + 1 end
-    local cs, cl = ctx:tensor({ n, L }, "i32"), ctx:tensor({ n }, "i32")
+    -- the chunk already trimmed: its rows' last W columns, W its longest (last) row's length
+    local W = math.max(len[order[c0 + n - 1]], 1)
+    local cs, cl = ctx:tensor({ n, W }, "i32"), ctx:tensor({ n }, "i32")
     local csd, cld = cs:data(), cl:data()
     for i = 0, n - 1 do
       local r = order[c0 + i]
-      ffi.copy(csd + i * L, sd + r * L, L * 4)
-      cld[i], ad[r] = ld[r], c0 - 1 + i
+      ffi.copy(csd + i * W, sd + r * L + (L - W), W * 4)
+      cld[i], ad[r] = math.max(ld[r] - (L - W), 0), c0 - 1 + i -- as trim re-bases last
     end
-    local ts, tl = trim(ctx, cs, cl)
-    if C.sp_backbone_encode_last(ctx._p, self._hs, self._p, tensor._arg(ctx, ts, "seq", "backbone:encode_last"),
-        tensor._arg(ctx, tl, "last", "backbone:encode_last")) ~= 0 then
+    if C.sp_backbone_encode_last(ctx._p, self._hs, self._p, tensor._arg(ctx, cs, "seq", "backbone:encode_last"),
+        tensor._arg(ctx, cl, "last", "backbone:encode_last")) ~= 0 then
       lib.fail("backbone:encode_last", 3)
     end
     parts[#parts + 1] = tensor._wrap_arena(ctx, self._hs[0])

@@ -77,9 +77,6 @@ function Tuner:after(work)
   self.step = self.step + 1
 end
 
--- The thread count chosen last (for the log).
-function Tuner:threads() return self.chosen end
-
 function Tuner:finish()
   if self.enabled and self.current ~= self.most then C.sp_set_num_threads(self.most) end
   self.current = self.most

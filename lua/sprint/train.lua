@@ -233,19 +233,15 @@ end
 -- backbone run): the second waits for the first, then resumes or reuses what it left.
 function M.fit(model, ds, user_opts)
   local dir = type(user_opts) == "table" and user_opts.run_dir
-  local threads = C.sp_get_num_threads() -- the thread tuner may end on fewer: restored after
-  if not dir then
-    local ok, result = pcall(fit, model, ds, user_opts)
-    C.sp_set_num_threads(threads)
-    if not ok then error(result, 0) end
-    return result
+  local lock
+  if dir then
+    require("sprint.files").mkdir(dir)
+    lock = require("sprint.grid").lock(dir .. "/.lock", user_opts.log or print)
   end
-  require("sprint.files").mkdir(dir)
-  local say = user_opts.log or print
-  local lock = require("sprint.grid").lock(dir .. "/.lock", say)
+  local threads = C.sp_get_num_threads() -- the thread tuner may end on fewer: restored after
   local ok, result = pcall(fit, model, ds, user_opts)
   C.sp_set_num_threads(threads)
-  lock.release()
+  if lock then lock.release() end
   if not ok then error(result, 0) end
   return result
 end
